@@ -1,0 +1,347 @@
+"""The façade: the one API the CLI, web app, scheduler and digests call.
+
+Adapters stay thin: they parse input, call a method here and present the result.
+A manual "refresh" and the scheduler's job therefore run the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+
+from paperfeed.community import Community, Submission
+from paperfeed.errors import InputError, NotFoundError, SourceError
+from paperfeed.ingest.pipeline import IngestPipeline
+from paperfeed.models import IngestReport, Paper, parse_arxiv_id, utc_now
+from paperfeed.progress import Progress
+from paperfeed.rank.trending import TrendingScore, rank_trending, trending_window
+from paperfeed.settings import Settings
+from paperfeed.sources.base import Source
+from paperfeed.storage import Storage, open_storage
+from paperfeed.storage.papers import PaperSort
+
+
+@dataclass(slots=True)
+class DailyFeed:
+    """Papers of one feed day, with the neighbouring days that have papers."""
+
+    day: date | None
+    papers: list[Paper]
+    previous_day: date | None
+    next_day: date | None
+
+
+FeedPeriod = Literal["day", "week", "month"]
+
+
+def period_bounds(period: FeedPeriod, day: date) -> tuple[date, date]:
+    """First and last day of the day, ISO week (Monday-Sunday) or month containing ``day``."""
+    if period == "day":
+        return day, day
+    if period == "week":
+        start = day - timedelta(days=day.weekday())
+        return start, start + timedelta(days=6)
+    start = day.replace(day=1)
+    following = (start + timedelta(days=32)).replace(day=1)
+    return start, following - timedelta(days=1)
+
+
+@dataclass(slots=True)
+class Feed:
+    """One page of a day's, week's or month's papers, most upvoted first.
+
+    ``previous_start``/``next_start`` open the nearest earlier/later period that has
+    papers, so navigation skips empty days (weekends, gaps in an archive).
+    """
+
+    period: FeedPeriod
+    start: date | None
+    end: date | None
+    papers: list[Paper]
+    total: int
+    previous_start: date | None
+    next_start: date | None
+
+
+class Library:
+    """Everything paperfeed can do, over one storage."""
+
+    def __init__(self, settings: Settings, storage: Storage) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.community = Community(storage)
+
+    @classmethod
+    def open(cls, settings: Settings, *, migrate: bool = True) -> Library:
+        storage = open_storage(
+            settings.resolved_database_url, schema=settings.database_schema, migrate=migrate
+        )
+        return cls(settings, storage)
+
+    def close(self) -> None:
+        self.storage.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- setup ---------------------------------------------------------------------------
+
+    def init(self) -> dict[str, Any]:
+        """Create the data directory and bring the schema up to date."""
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        applied = self.storage.migrate()
+        return {
+            "database": self.settings.engine,
+            "data_dir": str(self.settings.data_dir),
+            "schema_version": self.storage.db.schema_version(),
+            "migrations_applied": applied,
+        }
+
+    # -- ingest --------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        source: Source,
+        *,
+        progress: Progress | None = None,
+        atomic: bool = False,
+        default_listed_on: date | None = None,
+    ) -> IngestReport:
+        """Run any source through the pipeline (harvests commit per batch, resumably)."""
+        pipeline = IngestPipeline(self.storage, default_listed_on=default_listed_on)
+        return pipeline.run(source, progress=progress, atomic=atomic)
+
+    def import_files(
+        self,
+        paths: Sequence[Path | str],
+        *,
+        format: str | None = None,
+        progress: Progress | None = None,
+        default_listed_on: date | None = None,
+    ) -> IngestReport:
+        """Import files in one transaction: any bad file leaves the database untouched."""
+        from paperfeed.sources.files import open_source
+
+        sources = [open_source(Path(path), format) for path in paths]  # detect all first
+        report = IngestReport()
+        with self.storage.db.transaction():
+            for source in sources:
+                report.add(
+                    self.ingest(
+                        source,
+                        progress=progress,
+                        atomic=True,
+                        default_listed_on=default_listed_on,
+                    )
+                )
+        return report
+
+    def import_demo(self, *, progress: Progress | None = None) -> IngestReport:
+        """Load the bundled demo corpus; undated papers are listed on today's feed."""
+        from paperfeed.sources.demo import demo_corpus_paths
+
+        return self.import_files(
+            demo_corpus_paths(),
+            format="hf-page",
+            progress=progress,
+            default_listed_on=utc_now().date(),
+        )
+
+    def _http_client(self) -> httpx.Client:
+        agent = "paperfeed/0.1"
+        if self.settings.contact_email:
+            agent += f" (mailto:{self.settings.contact_email})"
+        return httpx.Client(
+            timeout=self.settings.http_timeout_seconds,
+            headers={"User-Agent": agent},
+            follow_redirects=True,
+        )
+
+    def harvest_arxiv(
+        self,
+        *,
+        set_spec: str = "cs",
+        from_date: date | None = None,
+        until_date: date | None = None,
+        metadata_prefix: str = "arXiv",
+        progress: Progress | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> IngestReport:
+        """Bulk harvest over OAI-PMH; resumes from the stored resumption token."""
+        from paperfeed.sources.arxiv import OAIHarvestSource
+
+        if from_date and until_date and from_date > until_date:
+            raise InputError(f"--from {from_date} is after --until {until_date}")
+        with self._http_client() as client:
+            source = OAIHarvestSource(
+                base_url=self.settings.arxiv_oai_url,
+                metadata_prefix=metadata_prefix,
+                set_spec=set_spec,
+                from_date=from_date,
+                until_date=until_date,
+                client=client,
+                delay_seconds=self.settings.http_delay_seconds,
+                **({"sleep": sleep} if sleep else {}),
+            )
+            return self.ingest(source, progress=progress)
+
+    def harvest_arxiv_query(
+        self,
+        *,
+        search_query: str | None = None,
+        id_list: Sequence[str] = (),
+        max_results: int | None = 100,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Fetch papers through the arXiv query API (search or explicit ids)."""
+        from paperfeed.sources.arxiv import ArxivQuerySource
+
+        with self._http_client() as client:
+            source = ArxivQuerySource(
+                base_url=self.settings.arxiv_api_url,
+                search_query=search_query,
+                id_list=list(id_list) or None,
+                max_results=max_results,
+                client=client,
+                delay_seconds=self.settings.http_delay_seconds,
+            )
+            return self.ingest(source, progress=progress)
+
+    def harvest_hf(self, day: date, *, progress: Progress | None = None) -> IngestReport:
+        """Fetch the Hugging Face daily papers of ``day``."""
+        from paperfeed.sources.huggingface import HFDailySource
+
+        with self._http_client() as client:
+            source = HFDailySource(
+                day,
+                base_url=self.settings.huggingface_url,
+                client=client,
+                delay_seconds=min(self.settings.http_delay_seconds, 1.0),
+            )
+            return self.ingest(source, progress=progress)
+
+    # -- submissions ---------------------------------------------------------------------
+
+    def submit_paper(self, user_id: int, text: str) -> Submission:
+        """A user's submission of an arXiv id or URL, fetched from arXiv right away if online."""
+        return self.community.submit(user_id, text, fetch=self._fetch_submitted)
+
+    def process_submissions(self, *, limit: int = 50) -> int:
+        """Fetch queued submissions (the scheduler's job); returns how many got fetched."""
+        return self.community.process_submissions(self._fetch_submitted, limit=limit)
+
+    def _fetch_submitted(self, arxiv_id: str) -> bool:
+        """The ``fetch`` of :meth:`Community.submit`: True once stored, False if arXiv is
+        unreachable (retried later), NotFoundError if arXiv answered without the paper."""
+        try:
+            self.harvest_arxiv_query(id_list=[arxiv_id], max_results=1)
+        except (SourceError, httpx.HTTPError, OSError):
+            return False
+        if self.storage.papers.get(arxiv_id) is None:
+            raise NotFoundError(f"arXiv has no paper {arxiv_id}")
+        return True
+
+    # -- reading -------------------------------------------------------------------------
+
+    def paper(self, paper_id: str) -> Paper:
+        """A paper by id; arXiv ids may carry a version or be given as a URL."""
+        parsed = parse_arxiv_id(paper_id)
+        key = parsed[0] if parsed else paper_id.strip()
+        found = self.storage.papers.get(key)
+        if found is None:
+            raise NotFoundError(f"no paper with id {paper_id!r}")
+        return found
+
+    def papers(
+        self,
+        *,
+        day_from: date | None = None,
+        day_to: date | None = None,
+        category: str | None = None,
+        sort: PaperSort = "feed",
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Paper]:
+        return self.storage.papers.list(
+            day_from=day_from, day_to=day_to, category=category,
+            sort=sort, limit=limit, offset=offset,
+        )  # fmt: skip
+
+    def daily(self, day: date | None = None, *, limit: int = 100) -> DailyFeed:
+        """The feed of ``day`` (default: the latest day that has papers)."""
+        days = self.storage.papers.feed_days(limit=100_000)
+        if day is None:
+            today = utc_now().date()
+            day = next((d for d in days if d <= today), days[0] if days else None)
+        if day is None:
+            return DailyFeed(None, [], None, None)
+        papers = self.storage.papers.list(day_from=day, day_to=day, sort="upvotes", limit=limit)
+        previous_day = next((d for d in days if d < day), None)
+        next_day = next((d for d in reversed(days) if d > day), None)
+        return DailyFeed(day, papers, previous_day, next_day)
+
+    def feed(
+        self,
+        period: FeedPeriod = "day",
+        day: date | None = None,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> Feed:
+        """The period containing ``day`` (default: the latest day with papers up to today).
+
+        A few index seeks whatever the corpus size (the web's daily page calls this on
+        every request): the page of papers, their count and the neighbouring days.
+        """
+        papers_store = self.storage.papers
+        if day is None:
+            day = papers_store.latest_day(utc_now().date()) or papers_store.latest_day()
+            if day is None:
+                return Feed(period, None, None, [], 0, None, None)
+        start, end = period_bounds(period, day)
+        papers = papers_store.list(
+            day_from=start, day_to=end, sort="upvotes", limit=limit, offset=offset
+        )
+        total = papers_store.count(day_from=start, day_to=end)
+        before, after = papers_store.adjacent_days(start, end)
+        return Feed(
+            period, start, end, papers, total,
+            period_bounds(period, before)[0] if before else None,
+            period_bounds(period, after)[0] if after else None,
+        )  # fmt: skip
+
+    def trending(
+        self, *, limit: int = 50, window_days: int = 7, now: datetime | None = None
+    ) -> list[TrendingScore]:
+        """Papers ranked by the published trending formula (``paperfeed.rank.trending``)."""
+        now = now or utc_now()
+        days = self.storage.papers.feed_days(limit=1)
+        day_from, day_to = trending_window(days[0] if days else None, now, window_days)
+        # Candidates: the most upvoted of the window; the formula then re-orders them.
+        candidates = self.storage.papers.list(
+            day_from=day_from, day_to=day_to, sort="upvotes", limit=max(limit * 20, 500)
+        )
+        return rank_trending(candidates, now)[:limit]
+
+    def stats(self) -> dict[str, Any]:
+        stats = self.storage.papers.stats()
+        stats["database"] = self.settings.engine
+        stats["database_bytes"] = self.storage.db.size_bytes()
+        stats["schema_version"] = self.storage.db.schema_version()
+        stats["checkpoints"] = {
+            c["key"]: {"done": c["done"], **c["state"]} for c in self.storage.checkpoints.all()
+        }
+        return stats
+
+
+def open_library(settings: Settings, *, migrate: bool = True) -> Library:
+    """Open the library described by ``settings`` (creating the SQLite file if needed)."""
+    return Library.open(settings, migrate=migrate)

@@ -1,0 +1,1 @@
+"""Paper sources: each turns some input into batches of normalized :class:`PaperRecord`."""
