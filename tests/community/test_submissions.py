@@ -14,6 +14,7 @@ import pytest
 from paperfeed.community import Community, User
 from paperfeed.errors import InputError, NotFoundError
 from paperfeed.library import Library
+from paperfeed.models import utc_now
 from paperfeed.settings import Settings
 from paperfeed.storage import Storage
 from tests.community.helpers import arxiv_record, ingest, make_user
@@ -179,6 +180,8 @@ def test_library_submission_fetches_from_the_arxiv_api(
     paper = arxiv_library.paper("2410.19022")
     assert paper.title == "Heterogeneous Random Forest"
     assert {s.source: s.submitter for s in paper.sources}["submission"] == "ada"
+    # like on the hosted service, a submitted paper is on the feed of the day it was submitted
+    assert paper.feed_date == utc_now().date()
     [request] = replay_server.requests
     assert request.param("id_list") == "2410.19022"
 

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Literal
 
 from paperfeed.community.models import Submission
 from paperfeed.errors import InputError, NotFoundError
-from paperfeed.models import parse_arxiv_id
+from paperfeed.ingest.pipeline import IngestPipeline
+from paperfeed.models import PaperRecord, SourceFacts, parse_arxiv_id
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -115,6 +116,18 @@ class SubmissionsMixin:
         now = self._now()
         count = store.set_status(tx, arxiv_id, "fetched", message, now, paper_id=arxiv_id)
         submitter = store.first_submitter(tx, arxiv_id)
-        if submitter:
-            store.record_submitter(tx, arxiv_id, submitter, now)
+        stored = self.storage.papers.rows_by_id(tx, [arxiv_id]).get(arxiv_id)
+        if submitter and stored:
+            # Through the ingest pipeline like every other source: the paper joins the
+            # feed of the day it was submitted (as on the hosted service), its hash and
+            # the change log stay right. The title only identifies it: the lowest-ranked
+            # source never overwrites arXiv's metadata.
+            record = PaperRecord(
+                source="submission",
+                arxiv_id=arxiv_id,
+                title=stored["title"],
+                abstract=stored["abstract"],
+                facts=SourceFacts(source="submission", submitter=submitter, featured_on=now.date()),
+            )
+            IngestPipeline(self.storage).ingest_records([record])
         return count

@@ -98,24 +98,3 @@ class SubmissionStore:
             " WHERE s.arxiv_id = ? ORDER BY s.created_at, s.id LIMIT 1",
             (arxiv_id,),
         )
-
-    def record_submitter(self, tx: Transaction, paper_id: str, username: str, at: datetime) -> bool:
-        """Add the ``submission`` source to a stored paper (the first submitter stays).
-
-        Written like the ingest pipeline writes facts: a ``paper_sources`` row,
-        ``modified_at`` and a change-log entry, so indexers see the new source.
-        """
-        now = instant_text(at)
-        added = tx.execute(
-            "INSERT INTO paper_sources (paper_id, source, submitter, seen_at)"
-            " SELECT id, 'submission', ?, ? FROM papers WHERE id = ?"
-            " ON CONFLICT (paper_id, source) DO NOTHING",
-            (username, now, paper_id),
-        )
-        if added:
-            tx.execute("UPDATE papers SET modified_at = ? WHERE id = ?", (now, paper_id))
-            tx.execute(
-                "INSERT INTO paper_changes (paper_id, kind, changed_at) VALUES (?, 'upsert', ?)",
-                (paper_id, now),
-            )
-        return bool(added)
