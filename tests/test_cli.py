@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,8 @@ def cli_env(settings, tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERFEED_")}
     env["PAPERFEED_DATA_DIR"] = str(settings.data_dir)
     env["XDG_DATA_HOME"] = str(tmp_path / "xdg")
+    # These tests are about importing; embedding has its own tests (tests/search).
+    env["PAPERFEED_EMBEDDINGS_ENABLED"] = "false"
     if settings.database_url:
         env["PAPERFEED_DATABASE_URL"] = settings.database_url
         env["PAPERFEED_DATABASE_SCHEMA"] = settings.database_schema or ""
@@ -182,11 +185,14 @@ def test_same_counts_on_both_engines(tmp_path: Path) -> None:
     counts = {}
     for name, overrides in {
         "sqlite": {},
-        "postgresql": {"database_url": POSTGRES_URL, "database_schema": "t_cli_counts"},
+        "postgresql": {
+            "database_url": POSTGRES_URL,
+            "database_schema": f"t_counts_{uuid.uuid4().hex[:12]}",
+        },
     }.items():
         library = Library.open(load_settings(data_dir=tmp_path / name, **overrides))
         try:
-            library.import_files(SEEDS)
+            library.import_files(SEEDS, embed=False)
             counts[name] = library.stats()["papers"]
         finally:
             if name == "postgresql":

@@ -187,15 +187,21 @@ def _print_report(context: Context, report: IngestReport, as_json: bool, label: 
 @main.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "file_format", help="Input format (default: detected from content).")
+@click.option("--embed/--no-embed", default=True, show_default=True,
+              help="Embed the new papers for semantic search (else: `paperfeed index sync`).")  # fmt: skip
+@click.option("--bulk", is_flag=True, help="Embed with the fast static model (all of arXiv).")
 @json_option
 @pass_context
 @handle_errors
 def import_command(
-    context: Context, paths: tuple[Path, ...], file_format: str | None, as_json: bool
-) -> None:
+    context: Context, paths: tuple[Path, ...], file_format: str | None, embed: bool, bulk: bool,
+    as_json: bool,
+) -> None:  # fmt: skip
     """Import papers from files (JSONL/CSV/BibTeX, HF JSON or page text, OAI-PMH/Atom XML)."""
     with context.progress(not as_json) as bar:
-        report = context.library().import_files(list(paths), format=file_format, progress=bar)
+        report = context.library().import_files(
+            list(paths), format=file_format, progress=bar, embed="bulk" if bulk else embed
+        )
     _print_report(context, report, as_json, "imported")
 
 
@@ -208,16 +214,16 @@ def demo(context: Context, as_json: bool) -> None:
     library = context.library()
     library.init()
     report = library.import_demo()
-    feed = library.daily()
+    feed = library.feed("day", limit=100)
     if as_json:
         context.emit_json({
             "new": report.inserted, "papers_stored": library.stats()["papers"],
-            "day": feed.day, "papers": [p.as_dict() for p in feed.papers],
+            "day": feed.start, "papers": [p.as_dict() for p in feed.papers],
         })  # fmt: skip
         return
     stored = library.stats()["papers"]
     context.out.print(f"demo corpus: {stored} papers stored ({report.inserted} new)")
-    _print_feed(context, feed.day, feed.papers)
+    _print_feed(context, feed.start, feed.papers)
 
 
 @main.command()
@@ -241,14 +247,19 @@ def serve(
     """Run the web app: daily/weekly/monthly/trending pages, search, accounts, JSON API."""
     from paperfeed.web.server import serve as run_server
 
+    configured = load_settings(context.config, **context.overrides)
+    host = host or configured.host
+    port = configured.port if port is None else port
+    if "base_url" not in configured.model_fields_set:
+        # Links in mails, feeds and the API must point where this server listens.
+        shown_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        context.overrides["base_url"] = f"http://{shown_host}:{port}"
     library = context.library()
     library.init()
     settings = library.settings
     if with_demo:
         report = library.import_demo()
         context.err.print(f"demo corpus: {report.inserted} new, {report.unchanged} already stored")
-    host = host or settings.host
-    port = settings.port if port is None else port
     context.err.print(f"paperfeed serving on http://{host}:{port}/ (Ctrl-C stops)")
     run_server(
         library, settings, host=host, port=port, workers=workers,
@@ -491,6 +502,24 @@ def users_create(
         context.out.print(f"created {role} {user.username} <{user.email}>", markup=False)
 
 
+@users.command("token")
+@click.argument("username")
+@click.option("--name", required=True, help="What the token is for (shown on /account).")
+@json_option
+@pass_context
+@handle_errors
+def users_token(context: Context, username: str, name: str, as_json: bool) -> None:
+    """Create a JSON API token for USERNAME (printed once; revoke it on /account)."""
+    community = context.library().community
+    user = community.user_by_username(username)
+    token = community.create_api_token(user.id, name)
+    if as_json:
+        context.emit_json({"username": user.username, "name": name.strip(), "token": token})
+    else:
+        # Only the token on stdout, so `TOKEN=$(paperfeed users token ...)` works.
+        click.echo(token)
+
+
 @users.command("list")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=1000, show_default=True)
 @json_option
@@ -511,6 +540,203 @@ def users_list(context: Context, limit: int, as_json: bool) -> None:
             user.created_at.isoformat().replace("+00:00", "Z"),
         )  # fmt: skip
     context.out.print(table)
+
+
+# -- scheduler: `paperfeed worker` and `paperfeed jobs` ---------------------------------------
+
+
+def _configure_worker_logging() -> None:
+    """Log lines with UTC timestamps on stderr (a service manager collects them)."""
+    import logging
+    import time
+
+    root = logging.getLogger("paperfeed")
+    if any(getattr(h, "paperfeed_worker", False) for h in root.handlers):
+        return  # already set up (several commands in one process, e.g. tests)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.paperfeed_worker = True  # type: ignore[attr-defined]
+    formatter = logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%SZ"
+    )
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def _print_runs(context: Context, runs: list[Any], as_json: bool) -> None:
+    if as_json:
+        context.emit_json([run.as_dict() for run in runs])
+        return
+    if not runs:
+        context.out.print("no job was due")
+    for run in runs:
+        detail = run.error or ", ".join(f"{k}: {v}" for k, v in run.result.items())
+        context.out.print(f"{run.name}: {run.status}" + (f" ({detail})" if detail else ""),
+                          markup=False, highlight=False)  # fmt: skip
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run the jobs due now, then exit (for cron).")
+@click.option("--worker-id", help="Name in job leases and logs (default: host:pid).")
+@json_option
+@pass_context
+@handle_errors
+def worker(context: Context, once: bool, worker_id: str | None, as_json: bool) -> None:
+    """Run scheduled jobs (harvests, index sync, digests) until SIGTERM or Ctrl-C.
+
+    Any number of workers may share one database: each job runs on one of them at a
+    time. The first SIGTERM/SIGINT stops the worker after its current job; a
+    second one stops it at once (the job runs again later).
+    """
+    import signal
+    import threading
+
+    from paperfeed.ingest.scheduler import Scheduler
+
+    _configure_worker_logging()
+    library = context.library()
+    scheduler = Scheduler(library, worker_id=worker_id) if worker_id else library.scheduler
+    if once:
+        runs = scheduler.run_due()
+        _print_runs(context, runs, as_json)
+        failed = [run for run in runs if run.failed]
+        if failed:
+            sys.exit(failed[0].exit_code)
+        return
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt  # the second signal: stop now
+        click.echo(f"{signal.Signals(signum).name}: stopping after the current job", err=True)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    scheduler.run_forever(stop)
+
+
+@main.group()
+def jobs() -> None:
+    """List, run, pause and resume scheduled jobs."""
+
+
+@jobs.command("list")
+@json_option
+@pass_context
+@handle_errors
+def jobs_list(context: Context, as_json: bool) -> None:
+    """Every job with its schedule (UTC), next run and last outcome."""
+    found = context.library().scheduler.jobs()
+    if as_json:
+        context.emit_json([job.as_dict() for job in found])
+        return
+    from paperfeed.models import utc_now
+
+    now = utc_now()
+    table = Table(title="paperfeed jobs (times UTC)")
+    table.add_column("name", no_wrap=True)
+    for column in ("schedule", "next run", "state", "last run", "errors", "runs"):
+        table.add_column(column)
+    for job in found:
+        state = "paused" if job.paused else ""
+        if job.running(now):
+            state = f"running on {job.locked_by}"
+        last = job.last_status + (f": {job.last_error}" if job.last_error else "")
+        table.add_row(
+            job.name, job.schedule, f"{job.next_run_at:%Y-%m-%d %H:%M}", state,
+            last, str(job.error_count), str(job.run_count),
+        )  # fmt: skip
+    context.out.print(table)
+
+
+@jobs.command("run")
+@click.argument("name")
+@json_option
+@pass_context
+@handle_errors
+def jobs_run(context: Context, name: str, as_json: bool) -> None:
+    """Run job NAME now, as the scheduler would (the same code and bookkeeping)."""
+    _configure_worker_logging()
+    run = context.library().scheduler.run_job(name)
+    _print_runs(context, [run], as_json)
+    if run.failed:
+        sys.exit(run.exit_code)
+
+
+@jobs.command("pause")
+@click.argument("name")
+@json_option
+@pass_context
+@handle_errors
+def jobs_pause(context: Context, name: str, as_json: bool) -> None:
+    """Stop running job NAME on its schedule (a run in progress finishes)."""
+    job = context.library().scheduler.pause(name)
+    if as_json:
+        context.emit_json(job.as_dict())
+    else:
+        context.out.print(f"paused {job.name}")
+
+
+@jobs.command("resume")
+@click.argument("name")
+@json_option
+@pass_context
+@handle_errors
+def jobs_resume(context: Context, name: str, as_json: bool) -> None:
+    """Run job NAME on its schedule again (at once if a run fell due while paused)."""
+    job = context.library().scheduler.resume(name)
+    if as_json:
+        context.emit_json(job.as_dict())
+    else:
+        context.out.print(f"resumed {job.name}; next run {job.next_run_at:%Y-%m-%d %H:%M} UTC")
+
+
+@main.command()
+@click.option("--bulk", is_flag=True,
+              help="Use the fast static model distilled from the default one (all of arXiv).")  # fmt: skip
+@click.option("--rebuild", is_flag=True, help="Re-embed every paper, even current ones.")
+@json_option
+@pass_context
+@handle_errors
+def embed(context: Context, bulk: bool, rebuild: bool, as_json: bool) -> None:
+    """Embed papers for semantic search (only new, changed or other-model ones).
+
+    Without --bulk this uses the default model (all-MiniLM-L6-v2), upgrading any
+    vectors a bulk import made. Interrupted runs resume where they stopped.
+    """
+    with context.progress(not as_json) as bar:
+        report = context.library().embed(bulk=bulk, rebuild=rebuild, progress=bar)
+    if as_json:
+        context.emit_json(report)
+        return
+    index = report["index"]
+    context.out.print(
+        f"embedded {report['embedded']} papers; the index holds {index['papers']}"
+        f" papers from {report['model_id']}",
+        markup=False, highlight=False,
+    )  # fmt: skip
+
+
+def _add_digest_commands() -> None:
+    """``digest``, ``subscribe``, ``subscribers`` (defined in ``paperfeed.digest.commands``)."""
+    from paperfeed.digest.commands import register
+
+    register(main)
+
+
+_add_digest_commands()
+
+
+def _add_search_commands() -> None:
+    """``search``, ``related``, ``index`` (defined in ``paperfeed.search.commands``)."""
+    from paperfeed.search.commands import register
+
+    register(main)
+
+
+_add_search_commands()
 
 
 if __name__ == "__main__":  # pragma: no cover

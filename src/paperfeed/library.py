@@ -15,26 +15,19 @@ from typing import Any, Literal
 import httpx
 
 from paperfeed.community import Community, Submission
+from paperfeed.digest.service import Delivery
 from paperfeed.errors import InputError, NotFoundError, SourceError
 from paperfeed.ingest.pipeline import IngestPipeline
+from paperfeed.ingest.scheduler import Scheduler
 from paperfeed.models import IngestReport, Paper, parse_arxiv_id, utc_now
 from paperfeed.progress import Progress
 from paperfeed.rank.trending import TrendingScore, rank_trending, trending_window
+from paperfeed.search.models import SearchFilters, SearchHit, SearchMode, SearchResults, SearchSort
+from paperfeed.search.service import EmbedChoice, RelatedMethod, SearchService
 from paperfeed.settings import Settings
 from paperfeed.sources.base import Source
 from paperfeed.storage import Storage, open_storage
 from paperfeed.storage.papers import PaperSort
-
-
-@dataclass(slots=True)
-class DailyFeed:
-    """Papers of one feed day, with the neighbouring days that have papers."""
-
-    day: date | None
-    papers: list[Paper]
-    previous_day: date | None
-    next_day: date | None
-
 
 FeedPeriod = Literal["day", "week", "month"]
 
@@ -75,6 +68,13 @@ class Library:
         self.settings = settings
         self.storage = storage
         self.community = Community(storage)
+        # E-mail digests: subscribers, composing, sending (no work until first used).
+        self.delivery = Delivery(self)
+        # Jobs (harvests, index sync, digests) run through here, by a worker or by hand.
+        self.scheduler = Scheduler(self)
+        # Keyword/semantic/hybrid search and related papers; indexes under data_dir/index
+        # (derived caches of the database). Opens nothing until first used.
+        self.search_service = SearchService(storage, settings, settings.data_dir / "index")
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True) -> Library:
@@ -126,8 +126,13 @@ class Library:
         format: str | None = None,
         progress: Progress | None = None,
         default_listed_on: date | None = None,
+        embed: EmbedChoice = True,
     ) -> IngestReport:
-        """Import files in one transaction: any bad file leaves the database untouched."""
+        """Import files in one transaction: any bad file leaves the database untouched.
+
+        Then the search indexes catch up; ``embed`` False leaves embedding to a later
+        ``sync_search``/``paperfeed embed``, ``"bulk"`` embeds with the fast static model.
+        """
         from paperfeed.sources.files import open_source
 
         sources = [open_source(Path(path), format) for path in paths]  # detect all first
@@ -142,9 +147,12 @@ class Library:
                         default_listed_on=default_listed_on,
                     )
                 )
+        self.sync_search(progress, embed=embed)
         return report
 
-    def import_demo(self, *, progress: Progress | None = None) -> IngestReport:
+    def import_demo(
+        self, *, progress: Progress | None = None, embed: EmbedChoice = True
+    ) -> IngestReport:
         """Load the bundled demo corpus; undated papers are listed on today's feed."""
         from paperfeed.sources.demo import demo_corpus_paths
 
@@ -153,6 +161,7 @@ class Library:
             format="hf-page",
             progress=progress,
             default_listed_on=utc_now().date(),
+            embed=embed,
         )
 
     def _http_client(self) -> httpx.Client:
@@ -174,6 +183,7 @@ class Library:
         metadata_prefix: str = "arXiv",
         progress: Progress | None = None,
         sleep: Callable[[float], None] | None = None,
+        embed: EmbedChoice = True,
     ) -> IngestReport:
         """Bulk harvest over OAI-PMH; resumes from the stored resumption token."""
         from paperfeed.sources.arxiv import OAIHarvestSource
@@ -191,7 +201,9 @@ class Library:
                 delay_seconds=self.settings.http_delay_seconds,
                 **({"sleep": sleep} if sleep else {}),
             )
-            return self.ingest(source, progress=progress)
+            report = self.ingest(source, progress=progress)
+        self.sync_search(progress, embed=embed)
+        return report
 
     def harvest_arxiv_query(
         self,
@@ -200,6 +212,7 @@ class Library:
         id_list: Sequence[str] = (),
         max_results: int | None = 100,
         progress: Progress | None = None,
+        embed: EmbedChoice = True,
     ) -> IngestReport:
         """Fetch papers through the arXiv query API (search or explicit ids)."""
         from paperfeed.sources.arxiv import ArxivQuerySource
@@ -213,9 +226,13 @@ class Library:
                 client=client,
                 delay_seconds=self.settings.http_delay_seconds,
             )
-            return self.ingest(source, progress=progress)
+            report = self.ingest(source, progress=progress)
+        self.sync_search(progress, embed=embed)
+        return report
 
-    def harvest_hf(self, day: date, *, progress: Progress | None = None) -> IngestReport:
+    def harvest_hf(
+        self, day: date, *, progress: Progress | None = None, embed: EmbedChoice = True
+    ) -> IngestReport:
         """Fetch the Hugging Face daily papers of ``day``."""
         from paperfeed.sources.huggingface import HFDailySource
 
@@ -226,7 +243,9 @@ class Library:
                 client=client,
                 delay_seconds=min(self.settings.http_delay_seconds, 1.0),
             )
-            return self.ingest(source, progress=progress)
+            report = self.ingest(source, progress=progress)
+        self.sync_search(progress, embed=embed)
+        return report
 
     # -- submissions ---------------------------------------------------------------------
 
@@ -269,24 +288,14 @@ class Library:
         sort: PaperSort = "feed",
         limit: int = 50,
         offset: int = 0,
+        submitter: str | None = None,
     ) -> list[Paper]:
+        """Papers by feed day; ``submitter`` keeps those a given user put on a daily feed
+        (on Hugging Face or here), as the Hugging Face API's ``submitter=`` does."""
         return self.storage.papers.list(
             day_from=day_from, day_to=day_to, category=category,
-            sort=sort, limit=limit, offset=offset,
+            sort=sort, limit=limit, offset=offset, submitter=submitter,
         )  # fmt: skip
-
-    def daily(self, day: date | None = None, *, limit: int = 100) -> DailyFeed:
-        """The feed of ``day`` (default: the latest day that has papers)."""
-        days = self.storage.papers.feed_days(limit=100_000)
-        if day is None:
-            today = utc_now().date()
-            day = next((d for d in days if d <= today), days[0] if days else None)
-        if day is None:
-            return DailyFeed(None, [], None, None)
-        papers = self.storage.papers.list(day_from=day, day_to=day, sort="upvotes", limit=limit)
-        previous_day = next((d for d in days if d < day), None)
-        next_day = next((d for d in reversed(days) if d > day), None)
-        return DailyFeed(day, papers, previous_day, next_day)
 
     def feed(
         self,
@@ -323,13 +332,66 @@ class Library:
     ) -> list[TrendingScore]:
         """Papers ranked by the published trending formula (``paperfeed.rank.trending``)."""
         now = now or utc_now()
-        days = self.storage.papers.feed_days(limit=1)
-        day_from, day_to = trending_window(days[0] if days else None, now, window_days)
+        newest = self.storage.papers.latest_day()
+        day_from, day_to = trending_window(newest, now, window_days)
         # Candidates: the most upvoted of the window; the formula then re-orders them.
         candidates = self.storage.papers.list(
             day_from=day_from, day_to=day_to, sort="upvotes", limit=max(limit * 20, 500)
         )
         return rank_trending(candidates, now)[:limit]
+
+    # -- search (paperfeed.search.service; query syntax in docs/search.md) -------------
+
+    def search(
+        self,
+        query: str,
+        *,
+        mode: SearchMode = "hybrid",
+        filters: SearchFilters | None = None,
+        sort: SearchSort = "relevance",
+        limit: int = 20,
+        offset: int = 0,
+    ) -> SearchResults:
+        """Keyword, semantic or hybrid search; bad query syntax raises InputError."""
+        return self.search_service.search(
+            query, mode=mode, filters=filters, sort=sort, limit=limit, offset=offset
+        )
+
+    def related(
+        self, paper_id: str, *, limit: int = 10, method: RelatedMethod | None = None
+    ) -> list[SearchHit]:
+        """Papers most like ``paper_id`` (itself and its copies left out)."""
+        return self.search_service.related(self.paper(paper_id).id, limit=limit, method=method)
+
+    def sync_search(
+        self, progress: Progress | None = None, *, embed: EmbedChoice = True
+    ) -> dict[str, Any]:
+        """Bring the search indexes up to date with the database's change log."""
+        return self.search_service.sync(progress, embed=embed)
+
+    def rebuild_search(self, progress: Progress | None = None) -> dict[str, Any]:
+        """Rebuild the search indexes from the database (they are caches of it)."""
+        return self.search_service.rebuild(progress)
+
+    def search_status(self) -> dict[str, Any]:
+        return self.search_service.status()
+
+    def embed(
+        self, *, bulk: bool = False, rebuild: bool = False, progress: Progress | None = None
+    ) -> dict[str, Any]:
+        """Embed papers for semantic search (``paperfeed embed``): every paper without a
+        current vector from the default model, or the bulk static model (distilled and
+        cached on first use); ``rebuild`` re-embeds every paper. Switching models
+        re-embeds everything. Raises ConfigError when the model cannot be loaded."""
+        from paperfeed.search.embed import open_embedder
+        from paperfeed.search.vectors import VectorIndex
+
+        embedder = open_embedder(self.settings, bulk=bulk, progress=progress)
+        vectors = self.search_service.vectors or VectorIndex(
+            self.storage, self.settings.data_dir / "index" / "vectors"
+        )
+        embedded = vectors.sync(embedder, progress=progress, force=rebuild)
+        return {"embedded": embedded, "model_id": embedder.model_id, "index": vectors.status()}
 
     def stats(self) -> dict[str, Any]:
         stats = self.storage.papers.stats()

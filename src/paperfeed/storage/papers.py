@@ -119,9 +119,10 @@ class PaperStore:
         sort: PaperSort = "feed",
         limit: int = 50,
         offset: int = 0,
+        submitter: str | None = None,
     ) -> list[Paper]:
         """Papers whose feed day lies in ``[day_from, day_to]``, newest first by default."""
-        where, params = self._filters(day_from, day_to, category)
+        where, params = self._filters(day_from, day_to, category, submitter)
         # Rank ids first, then fetch the page's whole rows: sorting bare ids instead of
         # rows with their abstracts makes a 500-paper day's top 50 about 3x faster.
         order = _ORDER_BY[sort]
@@ -140,13 +141,17 @@ class PaperStore:
         day_from: date | None = None,
         day_to: date | None = None,
         category: str | None = None,
+        submitter: str | None = None,
     ) -> int:
-        where, params = self._filters(day_from, day_to, category)
+        where, params = self._filters(day_from, day_to, category, submitter)
         return int(self.db.scalar(f"SELECT COUNT(*) FROM papers{where}", params))
 
     @staticmethod
     def _filters(
-        day_from: date | None, day_to: date | None, category: str | None
+        day_from: date | None,
+        day_to: date | None,
+        category: str | None,
+        submitter: str | None = None,
     ) -> tuple[str, list[Any]]:
         clauses, params = [], []
         if day_from:
@@ -159,6 +164,11 @@ class PaperStore:
             # categories is a JSON list; the quoted form matches one whole category.
             clauses.append("categories LIKE ?")
             params.append(f'%"{category}"%')
+        if submitter:
+            # Who put the paper on a daily feed (a Hugging Face user or a local
+            # submission); usernames compare case-insensitively.
+            clauses.append("id IN (SELECT paper_id FROM paper_sources WHERE LOWER(submitter) = ?)")
+            params.append(submitter.strip().lower())
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
     def feed_days(self, limit: int = 400) -> list[date]:
