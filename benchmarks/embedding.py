@@ -22,6 +22,7 @@ import gzip
 import json
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -189,6 +190,7 @@ def _ann_at(size: int, fit: np.ndarray | None, args: argparse.Namespace) -> None
           wall=_percentiles(walls[5:]), cpu=_percentiles(cpus[5:]),
           recall_at_10=round(float(np.mean(recall)), 4),
           rss_mib_added=round(_rss_mib() - rss_before), rss_mib=round(_rss_mib()))  # fmt: skip
+    shutil.rmtree(directory.parent, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> None:

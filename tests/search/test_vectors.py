@@ -244,6 +244,13 @@ def test_rebuilt_index_answers_exactly_as_the_incremental_one(
         exact = [pid for pid, _ in rebuilt.search(query, 10)]
         agree += len(set(exact) & {pid for pid, _ in hamming_a.search(query, 10)})
     assert agree >= 0.6 * 10 * len(queries)  # few candidates, still mostly the exact top 10
+    # And through the two-stage scan of large indexes (a 256-bit prefix picks 30x the pool).
+    prefix_a = _index(storage, tmp_path / "incremental", exact_limit=0, prefix_limit=0, rerank=3)
+    prefix_b = _index(storage, tmp_path / "rebuilt", exact_limit=0, prefix_limit=0, rerank=3)
+    assert prefix_a.status()["search"] == "prefix+hamming+rerank"
+    for query in queries:
+        for k in (3, 10):
+            assert prefix_a.search(query, k) == prefix_b.search(query, k)
 
 
 def test_ties_are_broken_by_paper_id(storage: Storage, tmp_path: Path) -> None:
@@ -345,3 +352,30 @@ def test_sign_codes_are_fixed_and_independent_of_the_batch() -> None:
     near = (matrix[0].astype(np.float32) + 0.1 * matrix[1].astype(np.float32)).astype(np.float16)
     distances = hamming_distances(together, sign_codes(near)[0])
     assert distances.argmin() == 0 and distances[0] < np.median(distances) / 2
+
+
+def test_ties_at_the_candidate_cut_do_not_depend_on_slot_order(
+    storage: Storage, tmp_path: Path
+) -> None:
+    """30 copies of one text (equal vectors, codes and scores): whichever search path,
+    the top 5 are the 5 smallest ids, though the incremental index stores the copies
+    in the reverse order of a rebuilt one."""
+    embedder = WordEmbedder()
+    incremental = _index(storage, tmp_path / "incremental")
+    _ingest(storage, [_record(n) for n in range(60)])
+    incremental.sync(embedder)
+    for number in range(29, -1, -1):  # one copy per sync, highest id first
+        _ingest(storage, [PaperRecord(source="file", title="Federated Privacy",
+                                      abstract="robust federated privacy audio",
+                                      arxiv_id=f"2405.{number:05d}", version=1)])  # fmt: skip
+        incremental.sync(embedder)
+    rebuilt = _index(storage, tmp_path / "rebuilt")
+    rebuilt.rebuild()
+    query = embedder.embed_query("Federated Privacy. robust federated privacy audio")
+    expected = [f"2405.{n:05d}" for n in range(5)]
+    for options in ({}, {"exact_limit": 0, "rerank": 5},
+                    {"exact_limit": 0, "prefix_limit": 0, "rerank": 1}):  # fmt: skip
+        a = _index(storage, tmp_path / "incremental", **options)
+        b = _index(storage, tmp_path / "rebuilt", **options)
+        assert [pid for pid, _ in a.search(query, 5)] == expected, options
+        assert a.search(query, 5) == b.search(query, 5)

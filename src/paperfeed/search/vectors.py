@@ -20,10 +20,11 @@ slots, the files are rebuilt from the database under the next generation number.
 Search is exact (float32 dot products with every live vector) up to
 ``exact_limit`` vectors. Above it, a Hamming scan of the sign codes (faiss's
 ``hammings`` if installed, numpy otherwise) picks every vector within the
-distance of the ``rerank``-th closest, and those are re-scored exactly. Results
-are ordered by score, ties by paper id, and the candidate set depends only on
-the set of vectors, never on slot order, so a rebuilt index answers exactly as
-the incrementally updated one.
+distance of the ``rerank``-th closest, and those are re-scored exactly; above
+``prefix_limit`` a scan of the codes' first 256 bits narrows the field first.
+Results are ordered by score, ties by paper id, and every candidate set depends
+only on the set of vectors, never on slot order, so a rebuilt index answers
+exactly as the incrementally updated one.
 """
 
 from __future__ import annotations
@@ -53,8 +54,12 @@ from paperfeed.storage.values import instant_text
 from paperfeed.storage.vectors import Candidate, VectorRow
 
 FORMAT = 1
-#: Up to this many vectors, search is an exact scan (100k x 384 float32 is ~150 MB, ~5 ms).
-EXACT_LIMIT = 100_000
+#: Up to this many vectors, search is an exact scan (20k x 384 float32: 30 MB, ~1 ms).
+EXACT_LIMIT = 20_000
+#: Above this many, the Hamming scan runs in two stages (see :meth:`VectorIndex.search`).
+PREFIX_LIMIT = 250_000
+PREFIX_BITS = 256
+PREFIX_POOL = 30  # first-stage pool: this many times the re-rank pool
 #: Candidates re-scored exactly after the Hamming scan.
 RERANK = 1000
 #: Bits of the sign code of each vector (128 bytes).
@@ -79,9 +84,10 @@ class _Snapshot:
     state: dict[str, Any]
     ids: np.ndarray  # S64 (slots,)
     vectors: np.ndarray  # float16 (slots, dim), memory-mapped
-    codes: np.ndarray  # uint8 (slots, dim/8), memory-mapped
+    codes: np.ndarray  # uint8 (slots, CODE_BITS/8)
     dead: np.ndarray  # slot numbers of tombstones
     dense: np.ndarray | None  # float32 copy for exact search
+    prefix: np.ndarray | None  # contiguous first PREFIX_BITS of the codes (large indexes)
 
 
 class VectorIndex:
@@ -92,12 +98,14 @@ class VectorIndex:
         *,
         exact_limit: int = EXACT_LIMIT,
         rerank: int = RERANK,
+        prefix_limit: int = PREFIX_LIMIT,
         lock_timeout: float = 0.0,
     ) -> None:
         self.storage = storage
         self.directory = Path(directory)
         self.exact_limit = exact_limit
         self.rerank = rerank
+        self.prefix_limit = prefix_limit
         self.lock_timeout = lock_timeout
         self._snapshot: _Snapshot | None = None
 
@@ -491,12 +499,18 @@ class VectorIndex:
             self._snapshot = None
             return self._load() if self.state_path.stat().st_ino != stat.st_ino else None
         dead = np.flatnonzero(np.asarray(arrays["alive"][:slots]) == 0)
-        dense = None
+        dense = prefix = None
+        codes = arrays["codes"][:slots]
         if int(state["live"]) <= self.exact_limit:
             dense = np.asarray(arrays["vectors"][:slots], dtype=np.float32)
+        else:
+            # In memory (128 MB at 1M): gathering rows of a fresh mapping page-faults.
+            codes = np.array(codes)
+            if int(state["live"]) > self.prefix_limit:
+                prefix = np.ascontiguousarray(codes[:, : PREFIX_BITS // 8])
         self._snapshot = _Snapshot(
-            key, state, arrays["ids"][:slots], arrays["vectors"][:slots], arrays["codes"][:slots],
-            dead, dense,
+            key, state, arrays["ids"][:slots], arrays["vectors"][:slots], codes, dead, dense,
+            prefix,
         )  # fmt: skip
         return self._snapshot
 
@@ -528,14 +542,20 @@ class VectorIndex:
             candidates = np.flatnonzero(approximate >= threshold - _SCORE_MARGIN)
             rows = snapshot.dense[candidates]
         else:
-            distances = hamming_distances(snapshot.codes, sign_codes(query)[0])
-            distances[snapshot.dead] = CODE_BITS + 1
-            histogram = np.bincount(distances, minlength=CODE_BITS + 2)
             pool = min(max(fetch, self.rerank), live)
-            radius = int(np.searchsorted(np.cumsum(histogram), pool))
-            # Everything within the radius, not just `pool` of it: which of several
-            # equally distant vectors would be cut must not depend on slot order.
-            candidates = np.flatnonzero(distances <= radius)
+            code = sign_codes(query)[0]
+            if snapshot.prefix is None:
+                distances = hamming_distances(snapshot.codes, code)
+                distances[snapshot.dead] = CODE_BITS + 1
+                candidates = _within(distances, pool, CODE_BITS)
+            else:
+                # Two stages: the first 256 bits of every code pick a wide pool, all
+                # 1024 bits of those pick the re-ranked few (4x less to scan at 1M).
+                distances = hamming_distances(snapshot.prefix, code[: PREFIX_BITS // 8])
+                distances[snapshot.dead] = PREFIX_BITS + 1
+                wide = _within(distances, min(PREFIX_POOL * pool, live), PREFIX_BITS)
+                distances = hamming_distances(snapshot.codes[wide], code)
+                candidates = wide[_within(distances, pool, CODE_BITS)]
             rows = snapshot.vectors[candidates]
         scores = exact_scores(rows, query)
         ids = snapshot.ids[candidates]
@@ -569,7 +589,11 @@ class VectorIndex:
             "papers": live,
             "slots": int(state.get("slots", 0)),
             "tombstones": int(state.get("slots", 0)) - live,
-            "search": "exact" if live <= self.exact_limit else "hamming+rerank",
+            "search": "exact"
+            if live <= self.exact_limit
+            else "hamming+rerank"
+            if live <= self.prefix_limit
+            else "prefix+hamming+rerank",
             "watermark": state.get("watermark"),
             "gaps": len(state.get("gaps", [])),
             "last_change_seq": seq,
@@ -581,6 +605,15 @@ class VectorIndex:
             },
             "vectors_in_database": self.storage.vectors.counts(),
         }
+
+
+def _within(distances: np.ndarray, count: int, bits: int) -> np.ndarray:
+    """Positions of every distance up to that of the ``count``-th smallest: all
+    equally distant ones, not ``count`` of them, so which are kept never depends
+    on their order (tombstones carry ``bits + 1`` and stay out)."""
+    histogram = np.bincount(distances, minlength=bits + 2)[: bits + 1]
+    radius = int(np.searchsorted(np.cumsum(histogram), count))
+    return np.flatnonzero(distances <= radius)
 
 
 def exact_scores(rows: np.ndarray, query: np.ndarray) -> np.ndarray:
