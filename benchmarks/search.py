@@ -347,6 +347,23 @@ def measure(settings: Any, count: int) -> dict[str, Any]:
                 search_cpu.append(cpu)
             result["embed_query"] = percentiles(embeds, embed_cpu)
             result["vector_search_top50"] = percentiles(searches, search_cpu)
+        # The parts of a keyword query: the index (parse + tantivy, count included),
+        # then reading the page's papers from the database.
+        from paperfeed.search.query import parse_query
+
+        index_times, index_cpu, fetch_times, fetch_cpu = [], [], [], []
+        relaxed = 0
+        for query in make_queries(titles, count, SEED + 11):
+            hits, wall, cpu = timed(service.keyword.search, parse_query(query), limit=10)
+            index_times.append(wall)
+            index_cpu.append(cpu)
+            relaxed += bool(hits.relaxed)
+            _, wall, cpu = timed(library.storage.papers.get_many, list(hits.ids))
+            fetch_times.append(wall)
+            fetch_cpu.append(cpu)
+        result["keyword_index_top10"] = percentiles(index_times, index_cpu)
+        result["keyword_index_top10"]["relaxed_to_or"] = relaxed
+        result["fetch_10_papers"] = percentiles(fetch_times, fetch_cpu)
     result["rss_mib"] = rss_mib()
     result["peak_rss_mib"] = rss_mib("VmHWM")
     result["load_end"] = os.getloadavg()[0]

@@ -1,7 +1,7 @@
 """Write docs/cli.md from the CLI's own --help texts, so the reference cannot go stale.
 
-    python scripts/cli_reference.py          # rewrite docs/cli.md
-    python scripts/cli_reference.py --check  # exit 1 if docs/cli.md is out of date (tests run this)
+python scripts/cli_reference.py          # rewrite docs/cli.md
+python scripts/cli_reference.py --check  # exit 1 if docs/cli.md is out of date (tests run this)
 """
 
 from __future__ import annotations

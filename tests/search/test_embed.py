@@ -230,3 +230,20 @@ def test_bulk_embedder_is_found_by_its_model_id(tmp_path: Path, encoder: MiniLME
     assert np.array_equal(bulk.table, built.table)  # type: ignore[attr-defined]
     again = embedder_for_model(settings, static_model_id(DEFAULT_MODEL_ID))
     assert again is not None and again.dim == 64
+
+
+def test_bulk_model_word_cache_gives_the_tokenizers_ids(
+    tmp_path: Path, encoder: MiniLMEncoder
+) -> None:
+    model = build_static(tmp_path, encoder, DEFAULT_MODEL_ID, dims=16, token_ids=range(2000, 2100))
+    texts = [text for _, text in _corpus()] + [
+        "Naïve café: $\\mathcal{O}(n^2)$ <b>bold</b> & co., (e.g. x=1) 深度学习 -- état-of-the-art",
+        "", "   ", "a " * 600,  # empty, blank, longer than 512 tokens
+    ]  # fmt: skip
+    tokenizer = build_tokenizer(512)
+    expected = [tokenizer.encode(t, add_special_tokens=False).ids[:512] for t in texts]
+    assert model._token_ids(texts) == expected
+    assert model._token_ids(texts) == expected  # again, from the cache
+    together = model.embed_documents(texts)
+    alone = np.stack([model.embed_query(text) for text in texts])
+    assert np.array_equal(together, alone)  # a vector never depends on its batch

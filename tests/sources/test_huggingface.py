@@ -304,9 +304,7 @@ def test_heading_year_dates_yearless_entries_unless_reference_year_given() -> No
     record = parse_page_text(text).records[0]
     assert (record.author_count, record.facts.upvotes) == (3, 4)
     assert published_day(record) == date(2025, 7, 19)
-    assert published_day(parse_page_text(text, reference_year=2024).records[0]) == date(
-        2024, 7, 19
-    )
+    assert published_day(parse_page_text(text, reference_year=2024).records[0]) == date(2024, 7, 19)
     # A second day's heading further down is neither a paper nor the page's year.
     page = parse_page_text(f"{text}\nDec 7, 2024\n\nB Title\n\n{LONG}\n\n• 1 author\n·\nMar 3\n")
     assert [r.title for r in page.records] == ["A Title", "B Title"]

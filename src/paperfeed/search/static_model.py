@@ -20,6 +20,7 @@ their own model id and queries against them are embedded with this model too.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -41,7 +42,7 @@ SIF_COEFFICIENT = 1e-4
 MAX_TOKENS = 512
 _SKIPPED_TOKEN = re.compile(r"^\[(?:unused\d+|PAD|UNK|CLS|SEP|MASK)\]$")
 _BUILD_BATCH = 512
-_ENCODE_CHUNK = 256  # documents per gather: bounds the temporary (tokens x dims) matrix
+_WORD_CACHE = 500_000  # words -> token ids kept (~100 MB); cleared when full
 
 
 def static_model_id(base_model_id: str, dims: int = DEFAULT_DIMS) -> str:
@@ -116,23 +117,42 @@ class StaticEmbedder:
         self.dim = int(table.shape[1])
         self.tokenizer = build_tokenizer(MAX_TOKENS)
         self.tokenizer.no_padding()
+        self._words: dict[str, list[int]] = {}
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(texts), _ENCODE_CHUNK):
-            encodings = self.tokenizer.encode_batch(
-                list(texts[start : start + _ENCODE_CHUNK]), add_special_tokens=False
-            )
-            lengths = np.array([len(e.ids) for e in encodings])
-            if not lengths.sum():
-                continue
-            flat = np.fromiter((i for e in encodings for i in e.ids), np.int64, lengths.sum())
-            present = np.flatnonzero(lengths)
-            starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])[present]
-            sums = np.add.reduceat(self.table[flat], starts, axis=0)
-            out[start + present] = sums
+        # One document at a time: its rows summed in token order, so a text's vector
+        # never depends on its batch-mates (and no multi-threaded BLAS call: on a
+        # busy box OpenBLAS's threads made a batched product 30x slower at times).
+        for index, ids in enumerate(self._token_ids(texts)):
+            if ids:
+                out[index] = self.table[ids].sum(axis=0)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
+
+    def _token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Each text's WordPiece ids (first :data:`MAX_TOKENS`).
+
+        The tokenizer splits on whitespace before anything else, so each distinct
+        whitespace-separated word is tokenised once and cached: 3-10x faster than
+        tokenising whole texts, with the same ids (a word's pieces do not depend on
+        its neighbours).
+        """
+        cache = self._words
+        missing = {word for text in texts for word in text.split() if word not in cache}
+        if len(cache) + len(missing) > _WORD_CACHE:
+            cache.clear()
+            missing = {word for text in texts for word in text.split()}
+        if missing:
+            words = list(missing)
+            for word, encoding in zip(
+                words, self.tokenizer.encode_batch(words, add_special_tokens=False), strict=True
+            ):
+                cache[word] = encoding.ids
+        return [
+            list(itertools.chain.from_iterable(cache[word] for word in text.split()))[:MAX_TOKENS]
+            for text in texts
+        ]
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed_documents([text])[0]
