@@ -1,7 +1,7 @@
 """Search quality harness: nDCG@10 and recall@50 on judged queries and related-paper judgments.
 
     python benchmarks/quality.py [CORPUS] [--engine sqlite|postgresql] [--bulk]
-        [--sample N] [--data-dir DIR] [--write-docs]
+        [--sample N] [--data-dir DIR] [--runs-out FILE] [--write-docs MARKER]
 
 CORPUS defaults to ../shared/data/arxiv-cs-75k.jsonl.gz (74,728 arXiv cs papers).
 The corpus is imported through the Library (the path `paperfeed import` takes), the

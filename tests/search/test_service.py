@@ -194,3 +194,12 @@ def test_related_fuses_neighbours_and_leaves_out_copies(embedded: Library) -> No
     assert all(hit.ranks.keys() == {"semantic"} for hit in vector)
     with pytest.raises(InputError, match="method must be one of"):
         embedded.related("2401.00002", method="magic")  # type: ignore[arg-type]
+
+
+def test_sync_skips_vectors_while_another_process_holds_the_index(library: Library) -> None:
+    service = use_embedder(library, hashing_factory)
+    add(library, *CORPUS)
+    with service.vectors._locked():  # type: ignore[union-attr]  # as another process would
+        report = library.sync_search()
+    assert report["vectors"]["skipped"] and "another process" in report["vectors"]["message"]
+    assert library.sync_search()["vectors"]["embedded"] == len(CORPUS)  # caught up later

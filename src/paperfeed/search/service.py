@@ -393,7 +393,14 @@ class SearchService:
             embedder = self._embedder_for(target) if target else self.embedder()
         if embedder is None:
             return {"skipped": True, "message": "no embedding model available"}
-        embedded = vectors.sync(embedder, progress=progress)
+        from paperfeed.search.vectors import IndexBusy
+
+        try:
+            embedded = vectors.sync(embedder, progress=progress)
+        except IndexBusy as exc:
+            # Another process (the web app's scheduler, a worker) is syncing the same
+            # index; it will embed these papers too, as the keyword index does.
+            return {"skipped": True, "message": str(exc)}
         return {"embedded": int(embedded), "model_id": embedder.model_id}
 
     def rebuild(self, progress: Progress | None = None) -> dict[str, Any]:
