@@ -19,11 +19,9 @@ from paperfeed.library import Library
 from paperfeed.settings import Settings
 from tests.digest.conftest import (
     FRIDAY,
-    add_papers,
     at,
     paper_ids_in,
-    subscribe_confirmed,
-    with_votes,
+    prepare_readers,
 )
 from tests.digest.smtp_server import Mailbox
 
@@ -47,12 +45,7 @@ class CrashAfter:
 
 
 def prepare(library: Library, mailbox: Mailbox, count: int = SUBSCRIBERS) -> list[str]:
-    add_papers(library, *[with_votes(f"2410.0000{n}", 10 - n) for n in range(1, 4)])
-    addresses = [f"reader{n}@example.org" for n in range(count)]
-    for address in addresses:
-        subscribe_confirmed(library, mailbox, address)
-    mailbox.clear()  # keep only digests
-    return addresses
+    return prepare_readers(library, mailbox, count)
 
 
 def assert_exactly_once(mailbox: Mailbox, addresses: list[str]) -> None:
