@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from paperfeed.digest.compose import Composer, WindowPool
-from paperfeed.digest.models import DigestItem, Subscriber, Topic
 from paperfeed.library import Library
+from paperfeed.models.digest import DigestItem, Subscriber, Topic
 from paperfeed.settings import load_settings
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared/data/arxiv-cs-75k.jsonl.gz"

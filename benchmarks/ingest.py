@@ -22,7 +22,7 @@ from pathlib import Path
 from paperfeed.library import Library
 from paperfeed.models import IngestReport
 from paperfeed.settings import load_settings
-from paperfeed.sources.files import open_source
+from paperfeed.sources.importers import open_source
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared/data/arxiv-cs-75k.jsonl.gz"
 

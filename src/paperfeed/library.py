@@ -6,7 +6,8 @@ A manual "refresh" and the scheduler's job therefore run the same code.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import random
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -18,8 +19,11 @@ from paperfeed.community import Community, Submission
 from paperfeed.digest.service import Delivery
 from paperfeed.errors import InputError, NotFoundError, SourceError
 from paperfeed.ingest.pipeline import IngestPipeline
-from paperfeed.ingest.scheduler import Scheduler
+from paperfeed.jobs.builtin import builtin_jobs, builtin_kinds
+from paperfeed.jobs.schedule import JobFunction
+from paperfeed.jobs.scheduler import Scheduler
 from paperfeed.models import IngestReport, Paper, parse_arxiv_id, utc_now
+from paperfeed.models.digest import Cadence, DigestRunReport
 from paperfeed.progress import Progress
 from paperfeed.rank.trending import TrendingScore, rank_trending, trending_window
 from paperfeed.search.models import SearchFilters, SearchHit, SearchMode, SearchResults, SearchSort
@@ -68,13 +72,13 @@ class Library:
         self.settings = settings
         self.storage = storage
         self.community = Community(storage)
-        # E-mail digests: subscribers, composing, sending (no work until first used).
-        self.delivery = Delivery(self)
-        # Jobs (harvests, index sync, digests) run through here, by a worker or by hand.
-        self.scheduler = Scheduler(self)
         # Keyword/semantic/hybrid search and related papers; indexes under data_dir/index
         # (derived caches of the database). Opens nothing until first used.
         self.search_service = SearchService(storage, settings, settings.data_dir / "index")
+        # E-mail digests: subscribers, composing, sending (no work until first used).
+        self.delivery = Delivery(storage, settings, search=self.search)
+        # Jobs (harvests, index sync, digests) run through here, by a worker or by hand.
+        self.scheduler = self.new_scheduler()
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True) -> Library:
@@ -85,6 +89,26 @@ class Library:
 
     def close(self) -> None:
         self.storage.close()
+
+    def new_scheduler(
+        self,
+        *,
+        worker_id: str | None = None,
+        extra_kinds: Mapping[str, JobFunction] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        jitter: Callable[[], float] = random.random,
+    ) -> Scheduler:
+        """A scheduler over this library's jobs: the built-in ones (``paperfeed.jobs.builtin``,
+        calling back into this façade) plus ``extra_kinds``. ``self.scheduler`` is one."""
+        return Scheduler(
+            self.storage.jobs,
+            self.settings,
+            {**builtin_kinds(self), **(extra_kinds or {})},
+            specs=lambda: builtin_jobs(self.settings),
+            worker_id=worker_id,
+            clock=clock,
+            jitter=jitter,
+        )
 
     def __enter__(self) -> Library:
         return self
@@ -133,7 +157,7 @@ class Library:
         Then the search indexes catch up; ``embed`` False leaves embedding to a later
         ``sync_search``/``paperfeed embed``, ``"bulk"`` embeds with the fast static model.
         """
-        from paperfeed.sources.files import open_source
+        from paperfeed.sources.importers import open_source
 
         sources = [open_source(Path(path), format) for path in paths]  # detect all first
         report = IngestReport()
@@ -246,6 +270,10 @@ class Library:
             report = self.ingest(source, progress=progress)
         self.sync_search(progress, embed=embed)
         return report
+
+    def send_digests(self, cadence: Cadence, *, now: datetime, worker: str) -> DigestRunReport:
+        """Send the due digests of ``cadence`` (the digest jobs; ``paperfeed digest --send``)."""
+        return self.delivery.send_digests(cadence, now=now, worker=worker)
 
     # -- submissions ---------------------------------------------------------------------
 

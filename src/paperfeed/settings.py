@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     # words (reciprocal rank), "vector" or "lexical" uses one of them alone.
     search_related_method: Literal["hybrid", "vector", "lexical"] = "hybrid"
 
-    # -- scheduler: jobs kept in the database (paperfeed.ingest.scheduler) ------------
+    # -- scheduler: jobs kept in the database (paperfeed.jobs.scheduler) ---------------
     # `paperfeed serve` runs due jobs in a background thread; turn off when separate
     # `paperfeed worker` processes do it (a team server).
     run_scheduler: bool = True

@@ -7,8 +7,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from paperfeed.digest.models import Topic
 from paperfeed.library import Library
+from paperfeed.models.digest import Topic
 from paperfeed.settings import Settings
 from tests.digest.conftest import (
     BASE_URL,

@@ -8,10 +8,10 @@ import pytest
 
 from paperfeed.community import RateLimited
 from paperfeed.digest.mail import normalize_email
-from paperfeed.digest.models import Topic
 from paperfeed.errors import InputError, NotFoundError
 from paperfeed.library import Library
 from paperfeed.models import utc_now
+from paperfeed.models.digest import Topic
 from tests.digest.conftest import FRIDAY, at, confirm_token, subscribe_confirmed, text_of
 from tests.digest.smtp_server import Mailbox
 

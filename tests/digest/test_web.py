@@ -244,7 +244,7 @@ def test_mail_server_down_is_a_503_without_details(
 
     broken = settings.model_copy(update={"smtp_port": free_port(), "smtp_max_attempts": 1})
     web_library.settings = broken  # this library's delivery now mails a closed port
-    web_library.delivery = type(web_library.delivery)(web_library)
+    web_library.delivery = type(web_library.delivery)(web_library.storage, broken)
     client = Client(create_app(web_library, broken), portal, base_url=ORIGIN)
     try:
         response = client.form_post("/subscribe", "/subscribe", {"email": "ada@example.org"})

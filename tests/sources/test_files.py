@@ -23,8 +23,6 @@ from paperfeed.sources.files import (
     FileSource,
     _clean_abstract,
     detect_format,
-    links_in_prose,
-    open_source,
     record_from_mapping,
 )
 from paperfeed.sources.formats import (
@@ -34,7 +32,8 @@ from paperfeed.sources.formats import (
     iter_lines,
     open_binary,
 )
-from paperfeed.sources.links import find_code_url, find_project_url
+from paperfeed.sources.importers import open_source
+from paperfeed.sources.links import find_code_url, find_project_url, links_in_prose
 
 FILES = Path(__file__).resolve().parent.parent / "fixtures" / "files"
 JSONL = FILES / "arxiv-cs-20.jsonl"

@@ -6,7 +6,7 @@ user = community.authenticate("ada", "correct horse battery", client="203.0.113.
 """
 
 from paperfeed.community.accounts import RateLimited
-from paperfeed.community.models import Collection, Session, Submission, User, Vote
 from paperfeed.community.service import Community
+from paperfeed.models.community import Collection, Session, Submission, User, Vote
 
 __all__ = ["Collection", "Community", "RateLimited", "Session", "Submission", "User", "Vote"]

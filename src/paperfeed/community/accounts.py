@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from paperfeed.community.models import Session, User
 from paperfeed.errors import InputError, NotFoundError, PermissionDenied
+from paperfeed.models.community import Session, User
 from paperfeed.storage.values import parse_instant
 
 if TYPE_CHECKING:

@@ -22,10 +22,10 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from paperfeed.community.models import Collection
 from paperfeed.community.votes import paper_key
 from paperfeed.errors import InputError, NotFoundError, PermissionDenied
 from paperfeed.models import Paper
+from paperfeed.models.community import Collection
 
 if TYPE_CHECKING:
     from collections.abc import Callable

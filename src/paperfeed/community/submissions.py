@@ -19,10 +19,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from paperfeed.community.models import Submission
 from paperfeed.errors import InputError, NotFoundError
 from paperfeed.ingest.pipeline import IngestPipeline
 from paperfeed.models import PaperRecord, SourceFacts, parse_arxiv_id
+from paperfeed.models.community import Submission
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from paperfeed.community.models import Vote
 from paperfeed.errors import NotFoundError
 from paperfeed.models import Paper, parse_arxiv_id
+from paperfeed.models.community import Vote
 
 if TYPE_CHECKING:
     from collections.abc import Callable

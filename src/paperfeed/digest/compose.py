@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from paperfeed.digest.models import Cadence, Digest, DigestItem, Subscriber, Topic
 from paperfeed.errors import PaperfeedError
 from paperfeed.models import Paper
+from paperfeed.models.digest import Cadence, Digest, DigestItem, Subscriber, Topic
 from paperfeed.rank.trending import rank_trending
 from paperfeed.storage import Storage
 

@@ -23,9 +23,9 @@ from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from paperfeed.digest.models import Digest, DigestItem
 from paperfeed.errors import ConfigError, InputError
 from paperfeed.models import Paper
+from paperfeed.models.digest import Digest, DigestItem
 from paperfeed.settings import Settings
 
 
@@ -241,7 +241,7 @@ class MailBuilder:
         return {**shown, "reasons": item.reasons}
 
     def _paper(self, paper: Paper) -> dict[str, Any]:
-        from paperfeed.web.latex import readable  # plain-text LaTeX, shared with the pages
+        from paperfeed.latex import readable  # plain-text LaTeX, shared with the pages
 
         authors = [readable(name) for name in paper.authors[:4]]
         author_text = ", ".join(authors)

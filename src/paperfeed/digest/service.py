@@ -25,12 +25,17 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from paperfeed.digest.compose import Composer, period_key
+from paperfeed.digest.compose import Composer, SearchFunction, period_key
 from paperfeed.digest.dispatch import Dispatcher, Outcome, claim_lease
 from paperfeed.digest.mail import MailBuilder
-from paperfeed.digest.models import (
+from paperfeed.digest.senders import Sender, SendError, make_sender
+from paperfeed.digest.subscriptions import SubscriptionsMixin, Tokens, clean_topics
+from paperfeed.errors import InputError, NotFoundError, PermissionDenied
+from paperfeed.jobs.scheduler import default_worker_id
+from paperfeed.models import utc_now
+from paperfeed.models.digest import (
     MAX_TOPICS,
     Cadence,
     Digest,
@@ -40,34 +45,31 @@ from paperfeed.digest.models import (
     Topic,
     cadence_of,
 )
-from paperfeed.digest.senders import Sender, SendError, make_sender
-from paperfeed.digest.subscriptions import SubscriptionsMixin, Tokens, clean_topics
-from paperfeed.errors import InputError, NotFoundError, PermissionDenied
-from paperfeed.ingest.scheduler import default_worker_id
-from paperfeed.models import utc_now
+from paperfeed.settings import Settings
+from paperfeed.storage import Storage
 from paperfeed.storage.base import Row
 from paperfeed.storage.values import parse_day, parse_json
-
-if TYPE_CHECKING:
-    from paperfeed.library import Library
 
 log = logging.getLogger(__name__)
 
 
 class Delivery(SubscriptionsMixin):
-    """Digests and their subscribers over one library. Creating it does no work:
+    """Digests and their subscribers over one storage. Creating it does no work:
     the sender, templates and signing keys are made when first needed."""
 
     def __init__(
         self,
-        library: Library,
+        storage: Storage,
+        settings: Settings,
         *,
+        search: SearchFunction | None = None,
         sender: Sender | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
-        self.library = library
-        self.settings = library.settings
-        self.storage = library.storage
+        self.settings = settings
+        self.storage = storage
+        #: The search engine for topics; without it they fall back to word matching.
+        self.search = search
         self._sender = sender
         self._mail: MailBuilder | None = None
         #: Current UTC time (tests set a fixed one).
@@ -97,8 +99,7 @@ class Delivery(SubscriptionsMixin):
             self.storage,
             trending_count=self.settings.digest_trending_count,
             max_papers=self.settings.digest_max_papers,
-            # The search engine when installed; topics fall back to word matching.
-            search=getattr(self.library, "search", None),
+            search=self.search,
         )
 
     # -- subscribers and saved searches ----------------------------------------------

@@ -37,8 +37,8 @@ from itsdangerous import (
 
 from paperfeed.community import RateLimited
 from paperfeed.digest.mail import MailBuilder, normalize_email
-from paperfeed.digest.models import MAX_TOPICS, Cadence, Subscriber, Topic, cadence_of
 from paperfeed.errors import InputError, NotFoundError
+from paperfeed.models.digest import MAX_TOPICS, Cadence, Subscriber, Topic, cadence_of
 from paperfeed.storage.values import json_text, parse_instant, parse_json
 
 if TYPE_CHECKING:

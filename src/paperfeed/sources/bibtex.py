@@ -22,8 +22,14 @@ from pyparsing import ParseBaseException
 from paperfeed.errors import InputError
 from paperfeed.models import PaperRecord, normalize_abstract, normalize_space, parse_arxiv_id
 from paperfeed.sources.arxiv_parse import delatex_name
-from paperfeed.sources.files import SOURCE, arxiv_id_in_text, clean_doi, links_in_prose
-from paperfeed.sources.links import find_code_url, find_project_url
+from paperfeed.sources.formats import SOURCE
+from paperfeed.sources.links import (
+    arxiv_id_in_text,
+    clean_doi,
+    find_code_url,
+    find_project_url,
+    links_in_prose,
+)
 
 _MATH_SPLIT_RE = re.compile(r"(?<!\\)\$")
 # \emph{x}, \textbf{x}, \url{x}...: keep the argument, drop the command. Single-letter

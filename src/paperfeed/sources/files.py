@@ -13,8 +13,8 @@ or calls :meth:`FileSource.validate` first (a full parse, no records kept).
 A record with neither title nor abstract is not an error: it is skipped, counted
 in :attr:`FileSource.skipped` and reported in the batch's ``notes``.
 
-:func:`open_source` (from :mod:`paperfeed.sources.formats`, re-exported here)
-is the entry point for "import this file, whatever its format".
+:func:`paperfeed.sources.importers.open_source` is the entry point for "import
+this file, whatever its format".
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from typing import Any
 
 from paperfeed.errors import InputError
 from paperfeed.models import (
-    ARXIV_ID_RE,
     PaperRecord,
     SourceFacts,
     normalize_abstract,
@@ -45,39 +44,36 @@ from paperfeed.sources.formats import (
     FORMATS,
     GZIP_MAGIC,
     READ_ERRORS,
+    SOURCE,
     canonical_format,
     csv_delimiter,
     detect_format,
     iter_lines,
     json_type,
     open_binary,
-    open_source,
     read_bytes,
     read_error,
     reading,
 )
-from paperfeed.sources.links import find_code_url, find_project_url
+from paperfeed.sources.links import (
+    arxiv_id_in_text,
+    clean_doi,
+    find_code_url,
+    links_in_prose,
+)
 
 __all__ = [
     "FORMATS",
     "FieldError",
     "FileSource",
     "detect_format",
-    "open_source",
     "record_from_mapping",
 ]
 
-SOURCE = "file"
 DEFAULT_BATCH_SIZE = 1000
 
 _NEW_STYLE_ID_RE = re.compile(r"(\d{4}\.\d{4,5})(?:v(\d+))?")
-# An arXiv id inside a URL, DOI (10.48550/arXiv.X) or citation text ("arXiv:X").
-_ARXIV_IN_TEXT_RE = re.compile(
-    r"(?:arxiv\.org/(?:abs|pdf|html)/|10\.48550/arxiv\.|\barxiv:\s*)(" + ARXIV_ID_RE.pattern + ")",
-    re.IGNORECASE,
-)
 _CATEGORY_SPLIT_RE = re.compile(r"[\s,;]+")
-_DOI_PREFIX_RE = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", re.IGNORECASE)
 
 
 class FieldError(ValueError):
@@ -148,47 +144,6 @@ def _clean_names(names: list[Any]) -> list[str] | None:
     ):
         return None
     return list(names)
-
-
-def links_in_prose(abstract: str, comments: str | None) -> tuple[str | None, str | None]:
-    """(code_url, project_url) in the prose, exactly as :mod:`paperfeed.sources.links` finds them.
-
-    Its regexes try an optional scheme at every position: ~300 us per abstract,
-    more than the rest of an import. Every link they match contains "github" or
-    "gitlab" (any case) and no whitespace, so passing only the whitespace-bounded
-    stretches around those words gives the same matches in the same order.
-    """
-    texts = (_link_segments(abstract), _link_segments(comments))
-    if not any(texts):
-        return None, None
-    return find_code_url(*texts), find_project_url(*texts)
-
-
-_GIT_RE = re.compile("git(?:hub|lab)")
-_WHITESPACE_RE = re.compile(r"\s")
-
-
-def _link_segments(text: str | None) -> str | None:
-    if not text:
-        return None
-    low = text.lower()
-    if "github" not in low and "gitlab" not in low:
-        return None
-    if len(low) != len(text):  # a rare case mapping changed lengths: offsets would not match
-        return text
-    parts: list[str] = []
-    end = 0
-    rfind = text.rfind
-    for match in _GIT_RE.finditer(low):
-        at = match.start()
-        if at < end:
-            continue
-        # Back to the previous space or newline (other whitespace only makes it longer).
-        start = max(end, rfind(" ", end, at) + 1, rfind("\n", end, at) + 1)
-        space = _WHITESPACE_RE.search(text, at)
-        end = space.start() if space else len(text)
-        parts.append(text[start:end])
-    return " ".join(parts)
 
 
 def parse_datetime(value: object, key: str) -> datetime | None:
@@ -317,23 +272,6 @@ def _kaggle_versions(value: object) -> tuple[int | None, datetime | None, dateti
             raise FieldError(f"bad entry in 'versions': {item!r}"[:120]) from None
     found.sort(key=lambda pair: pair[0])
     return found[-1][0], found[0][1], found[-1][1]
-
-
-def arxiv_id_in_text(*texts: str | None) -> tuple[str, int | None] | None:
-    for text in texts:
-        if text and "arxiv" in text.lower():
-            match = _ARXIV_IN_TEXT_RE.search(text)
-            if match:
-                version = match.group("version")
-                return match.group("id"), int(version) if version else None
-    return None
-
-
-def clean_doi(value: str | None) -> str | None:
-    if not value:
-        return None
-    parts = _DOI_PREFIX_RE.sub("", value.strip()).split()
-    return parts[0] if parts else None
 
 
 # ----------------------------------------------------------------------------- JSON / CSV records

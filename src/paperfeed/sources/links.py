@@ -1,4 +1,5 @@
-"""Find code and project links in free text (abstracts, arXiv comments, HF page text).
+"""Find code and project links, arXiv ids and DOIs in free text (abstracts, arXiv
+comments, HF page text, file fields).
 
 Every source that carries prose should call these, so a paper gets the same
 ``code_url`` whichever source saw it first. Authors write links in many ways:
@@ -11,6 +12,8 @@ them to ``https://github.com/o/r`` so links compare equal across sources.
 from __future__ import annotations
 
 import re
+
+from paperfeed.models import ARXIV_ID_RE
 
 # Owner names on github.com that are site pages, not accounts.
 _GITHUB_RESERVED = frozenset(
@@ -118,3 +121,69 @@ def find_project_url(*texts: str | None) -> str | None:
             path = _trim(match.group("path") or "").rstrip("/")
             return f"https://{match.group('host').lower()}{path}"
     return None
+
+
+def links_in_prose(abstract: str, comments: str | None) -> tuple[str | None, str | None]:
+    """(code_url, project_url) in the prose, exactly as :mod:`paperfeed.sources.links` finds them.
+
+    Its regexes try an optional scheme at every position: ~300 us per abstract,
+    more than the rest of an import. Every link they match contains "github" or
+    "gitlab" (any case) and no whitespace, so passing only the whitespace-bounded
+    stretches around those words gives the same matches in the same order.
+    """
+    texts = (_link_segments(abstract), _link_segments(comments))
+    if not any(texts):
+        return None, None
+    return find_code_url(*texts), find_project_url(*texts)
+
+
+_GIT_RE = re.compile("git(?:hub|lab)")
+_WHITESPACE_RE = re.compile(r"\s")
+
+
+def _link_segments(text: str | None) -> str | None:
+    if not text:
+        return None
+    low = text.lower()
+    if "github" not in low and "gitlab" not in low:
+        return None
+    if len(low) != len(text):  # a rare case mapping changed lengths: offsets would not match
+        return text
+    parts: list[str] = []
+    end = 0
+    rfind = text.rfind
+    for match in _GIT_RE.finditer(low):
+        at = match.start()
+        if at < end:
+            continue
+        # Back to the previous space or newline (other whitespace only makes it longer).
+        start = max(end, rfind(" ", end, at) + 1, rfind("\n", end, at) + 1)
+        space = _WHITESPACE_RE.search(text, at)
+        end = space.start() if space else len(text)
+        parts.append(text[start:end])
+    return " ".join(parts)
+
+
+# An arXiv id inside a URL, DOI (10.48550/arXiv.X) or citation text ("arXiv:X").
+_ARXIV_IN_TEXT_RE = re.compile(
+    r"(?:arxiv\.org/(?:abs|pdf|html)/|10\.48550/arxiv\.|\barxiv:\s*)(" + ARXIV_ID_RE.pattern + ")",
+    re.IGNORECASE,
+)
+_DOI_PREFIX_RE = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", re.IGNORECASE)
+
+
+def arxiv_id_in_text(*texts: str | None) -> tuple[str, int | None] | None:
+    for text in texts:
+        if text and "arxiv" in text.lower():
+            match = _ARXIV_IN_TEXT_RE.search(text)
+            if match:
+                version = match.group("version")
+                return match.group("id"), int(version) if version else None
+    return None
+
+
+def clean_doi(value: str | None) -> str | None:
+    if not value:
+        return None
+    parts = _DOI_PREFIX_RE.sub("", value.strip()).split()
+    return parts[0] if parts else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from paperfeed.community.models import Collection
+from paperfeed.models.community import Collection
 from paperfeed.storage.base import Database, Row, Transaction
 from paperfeed.storage.values import instant_text, parse_instant
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from paperfeed.community.models import Submission, SubmissionStatus
+from paperfeed.models.community import Submission, SubmissionStatus
 from paperfeed.storage.base import Database, Row, Transaction
 from paperfeed.storage.values import instant_text, parse_instant
 

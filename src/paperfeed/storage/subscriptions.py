@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from paperfeed.digest.models import Subscriber, Topic
+from paperfeed.models.digest import Subscriber, Topic
 from paperfeed.storage.base import Database, Row, Transaction
 from paperfeed.storage.values import instant_text, parse_instant
 

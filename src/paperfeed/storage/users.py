@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from paperfeed.community.models import Session, User
+from paperfeed.models.community import Session, User
 from paperfeed.storage.base import Database, Row, Transaction
 from paperfeed.storage.values import instant_text, parse_instant
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from paperfeed.community.models import Vote
+from paperfeed.models.community import Vote
 from paperfeed.storage.base import Database, Transaction
 from paperfeed.storage.values import instant_text, parse_instant
 

@@ -21,7 +21,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 import anyio.to_thread
@@ -33,9 +33,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperfeed.community import Community, Session, User
 from paperfeed.errors import PaperfeedError
-
-if TYPE_CHECKING:
-    from paperfeed.web.render import Renderer
 
 SESSION_COOKIE = "pf_session"
 ANON_CSRF_COOKIE = "pf_csrf"
@@ -202,6 +199,13 @@ def csrf_token_valid(
     return isinstance(value, str) and hmac.compare_digest(value.encode(), anon_cookie.encode())
 
 
+class ErrorPages(Protocol):
+    """What the middleware answers a refused request with (the app's Renderer)."""
+
+    def error(self, request: Request, status: int, message: str, **headers: str) -> Response:
+        """An error page, or its JSON twin."""
+
+
 class CsrfMiddleware:
     """Pure ASGI: buffer an unsafe request's (small) body, check its token, replay it."""
 
@@ -210,7 +214,7 @@ class CsrfMiddleware:
         app: ASGIApp,
         *,
         community: Community,
-        renderer: Renderer,
+        renderer: ErrorPages,
         serializer: URLSafeTimedSerializer,
     ) -> None:
         self.app = app

@@ -22,9 +22,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from paperfeed.errors import InputError, PaperfeedError
+from paperfeed.latex import readable
 from paperfeed.library import Library
 from paperfeed.models import Paper, utc_now
-from paperfeed.web.latex import readable
 from paperfeed.web.render import safe_url
 from paperfeed.web.views.common import library_of
 

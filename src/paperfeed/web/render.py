@@ -22,9 +22,9 @@ from markupsafe import Markup, escape
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from paperfeed.latex import readable
 from paperfeed.settings import Settings
 from paperfeed.web import auth
-from paperfeed.web.latex import readable
 
 #: Anonymous cards kept rendered (about 1 kB each).
 CARD_CACHE_SIZE = 20_000

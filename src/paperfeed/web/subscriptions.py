@@ -18,9 +18,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
-from paperfeed.digest.models import CADENCES, MAX_TOPICS, TOPIC_KINDS, Subscriber, Topic
 from paperfeed.digest.senders import SendError
 from paperfeed.errors import ConfigError, InputError
+from paperfeed.models.digest import CADENCES, MAX_TOPICS, TOPIC_KINDS, Subscriber, Topic
 from paperfeed.web.auth import client_address, require_user, viewer
 from paperfeed.web.views.common import done, library_of, page
 

@@ -10,10 +10,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from paperfeed.errors import InputError
+from paperfeed.latex import readable
 from paperfeed.library import Library
 from paperfeed.models import Paper
 from paperfeed.web.auth import Viewer
-from paperfeed.web.latex import readable
 from paperfeed.web.render import (
     Renderer,
     jsonable,

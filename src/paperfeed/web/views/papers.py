@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
+from paperfeed.latex import readable
 from paperfeed.library import Library
 from paperfeed.models import Paper
 from paperfeed.web.auth import Viewer, require_user, viewer
-from paperfeed.web.latex import readable
 from paperfeed.web.render import dom_id, is_fragment_request, paper_path, safe_url, wants_json
 from paperfeed.web.views.common import (
     done,

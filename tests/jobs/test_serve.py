@@ -14,8 +14,8 @@ from starlette.testclient import TestClient
 from paperfeed.library import Library
 from paperfeed.settings import Settings
 from paperfeed.web.app import create_app
-from tests.scheduler.test_cli import environment
-from tests.scheduler.test_two_workers import free_port
+from tests.jobs.test_cli import environment
+from tests.jobs.test_two_workers import free_port
 
 
 def scheduler_threads() -> list[threading.Thread]:

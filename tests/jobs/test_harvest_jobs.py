@@ -7,11 +7,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from paperfeed.ingest.jobs import arxiv_start_day
+from paperfeed.jobs.builtin import arxiv_start_day
 from paperfeed.library import Library
 from paperfeed.settings import Settings
 from tests.conftest import FIXTURES
-from tests.scheduler.conftest import Clock, make_scheduler
+from tests.jobs.conftest import Clock, make_scheduler
 from tests.support.replay_server import ReplayServer, Reply
 
 pytest_plugins = ("tests.support.replay_server",)

@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from paperfeed.errors import InputError, NotFoundError
-from paperfeed.ingest.jobs import Schedule, builtin_jobs
 from paperfeed.ingest.pipeline import IngestPipeline
-from paperfeed.ingest.scheduler import JobBusy
+from paperfeed.jobs.builtin import builtin_jobs
+from paperfeed.jobs.schedule import Schedule
+from paperfeed.jobs.scheduler import JobBusy
 from paperfeed.library import Library
 from paperfeed.settings import Settings
-from tests.scheduler.conftest import START, Clock, Flaky, make_scheduler, paper
+from tests.jobs.conftest import START, Clock, Flaky, make_scheduler, paper
 
 
 def utc(*parts: int) -> datetime:

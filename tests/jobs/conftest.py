@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from paperfeed.ingest.jobs import JOB_KINDS, JobContext, JobOutcome
-from paperfeed.ingest.scheduler import Scheduler
+from paperfeed.jobs.schedule import JobContext, JobFunction, JobOutcome
+from paperfeed.jobs.scheduler import Scheduler
 from paperfeed.library import Library
 from paperfeed.models import PaperRecord, SourceFacts
 
@@ -53,15 +53,11 @@ def flaky() -> Flaky:
 
 
 def make_scheduler(
-    library: Library, clock: Clock, worker: str = "w1", **kinds: object
+    library: Library, clock: Clock, worker: str = "w1", **kinds: JobFunction
 ) -> Scheduler:
     """A scheduler with the built-in job kinds plus ``kinds``, jitter fixed at its middle."""
-    return Scheduler(
-        library,
-        worker_id=worker,
-        kinds={**JOB_KINDS, **kinds},  # type: ignore[dict-item]
-        clock=clock,
-        jitter=lambda: 0.5,
+    return library.new_scheduler(
+        worker_id=worker, extra_kinds=kinds, clock=clock, jitter=lambda: 0.5
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from paperfeed.web.latex import readable
+from paperfeed.latex import readable
 
 
 @pytest.mark.parametrize(

@@ -25,26 +25,17 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from paperfeed.errors import NotFoundError, PaperfeedError
-from paperfeed.ingest.jobs import (
-    JOB_KINDS,
-    JobContext,
-    JobFunction,
-    JobOutcome,
-    Schedule,
-    builtin_jobs,
-)
+from paperfeed.jobs.schedule import JobContext, JobFunction, JobOutcome, JobSpec, Schedule
 from paperfeed.models import utc_now
+from paperfeed.settings import Settings
 from paperfeed.storage.jobs import Job, JobStore
 from paperfeed.storage.values import instant_text
-
-if TYPE_CHECKING:
-    from paperfeed.library import Library
 
 log = logging.getLogger("paperfeed.scheduler")
 
@@ -132,20 +123,28 @@ class _Heartbeat:
 
 
 class Scheduler:
-    """Runs the jobs of one library. Construction does no work; see the module doc."""
+    """Runs the jobs kept in ``store``. Construction does no work; see the module doc.
+
+    ``kinds`` maps a job kind to its code; ``specs`` gives the jobs to create (or
+    update from the settings) before the first run, called once then.
+    """
 
     def __init__(
         self,
-        library: Library,
+        store: JobStore,
+        settings: Settings,
+        kinds: Mapping[str, JobFunction],
         *,
+        specs: Callable[[], Iterable[JobSpec]] = tuple,
         worker_id: str | None = None,
-        kinds: Mapping[str, JobFunction] | None = None,
         clock: Callable[[], datetime] = utc_now,
         jitter: Callable[[], float] = random.random,
     ) -> None:
-        self.library = library
+        self.store = store
+        self.settings = settings
+        self.kinds: dict[str, JobFunction] = dict(kinds)
+        self._specs = specs
         self._worker_id = worker_id
-        self.kinds: dict[str, JobFunction] = dict(JOB_KINDS if kinds is None else kinds)
         self.clock = clock
         self._jitter = jitter
         self._ensured = False
@@ -158,12 +157,8 @@ class Scheduler:
         return self._worker_id or default_worker_id()
 
     @property
-    def store(self) -> JobStore:
-        return self.library.storage.jobs
-
-    @property
     def lease_seconds(self) -> int:
-        return self.library.settings.job_lease_seconds
+        return self.settings.job_lease_seconds
 
     def lease_end(self) -> datetime:
         return self.clock() + timedelta(seconds=self.lease_seconds)
@@ -172,7 +167,7 @@ class Scheduler:
         """Delay before retrying after ``failures`` consecutive failures (>= 1):
         base * 2**(failures - 1), at most max, spread by ±10% so that jobs failing
         together (a network outage) do not all retry in the same second."""
-        settings = self.library.settings
+        settings = self.settings
         exponent = min(max(failures - 1, 0), _MAX_BACKOFF_EXPONENT)
         delay = min(settings.job_retry_base_seconds * 2**exponent, settings.job_retry_max_seconds)
         return min(delay * (0.9 + 0.2 * self._jitter()), settings.job_retry_max_seconds)
@@ -184,7 +179,7 @@ class Scheduler:
         if self._ensured:
             return
         now = self.clock()
-        for spec in builtin_jobs(self.library.settings):
+        for spec in self._specs():
             self.store.ensure(
                 spec.name, kind=spec.kind, params=dict(spec.params),
                 schedule=str(spec.schedule), next_run_at=spec.schedule.first_run(now), now=now,
@@ -256,7 +251,7 @@ class Scheduler:
         log.info("job %s: started on %s", job.name, self.worker_id)
         began = time.monotonic()
         function = self.kinds.get(job.kind)
-        context = JobContext(self.library, job, started, self.worker_id)
+        context = JobContext(job, started, self.worker_id)
         try:
             with _Heartbeat(self, job.name):
                 if function is None:
@@ -321,7 +316,7 @@ class Scheduler:
 
     def seconds_until_due(self) -> float:
         """How long an idle worker may sleep before some job becomes claimable."""
-        poll = self.library.settings.worker_poll_seconds
+        poll = self.settings.worker_poll_seconds
         due = self.store.next_due_at()
         if due is None:
             return poll
@@ -340,7 +335,7 @@ class Scheduler:
                 wait = self.seconds_until_due()
             except Exception:
                 log.exception("scheduler: cannot read the job queue; retrying")
-                wait = self.library.settings.worker_poll_seconds
+                wait = self.settings.worker_poll_seconds
             # A job may have become due while the others ran: check again at once then,
             # else sleep until the next one (never longer than the poll interval).
             stop.wait(max(wait, 0.05))

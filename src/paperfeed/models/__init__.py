@@ -1,4 +1,9 @@
-"""Plain data classes shared by every layer.
+"""Plain data classes shared by every layer (the bottom one: imports nothing of ours
+but :mod:`paperfeed.errors`).
+
+This module holds the papers; :mod:`paperfeed.models.community` and
+:mod:`paperfeed.models.digest` hold the other records the storage layer stores and
+returns, so that storage never imports a service package.
 
 Sources yield :class:`PaperRecord` objects (one normalized record per paper
 occurrence); the ingest pipeline merges them into stored :class:`Paper` rows.

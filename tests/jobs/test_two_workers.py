@@ -31,7 +31,7 @@ from paperfeed.library import Library
 from paperfeed.models import utc_now
 from paperfeed.settings import Settings
 from tests.conftest import POSTGRES_URL
-from tests.scheduler.conftest import paper
+from tests.jobs.conftest import paper
 
 SUBSCRIBERS = 12
 DIGEST_JOBS = 4  # the built-in digest-daily plus three more of the same kind
