@@ -17,9 +17,10 @@ import httpx
 
 from paperfeed.community import Community, Submission
 from paperfeed.digest.service import Delivery
-from paperfeed.errors import InputError, NotFoundError, SourceError
+from paperfeed.errors import ConfigError, InputError, NotFoundError, SourceError
 from paperfeed.ingest.pipeline import IngestPipeline
 from paperfeed.jobs.builtin import builtin_jobs, builtin_kinds
+from paperfeed.jobs.follower import IndexFollower
 from paperfeed.jobs.schedule import JobFunction
 from paperfeed.jobs.scheduler import Scheduler
 from paperfeed.models import IngestReport, Paper, parse_arxiv_id, utc_now
@@ -397,6 +398,15 @@ class Library:
         """Bring the search indexes up to date with the database's change log."""
         return self.search_service.sync(progress, embed=embed)
 
+    def follow_search(self) -> IndexFollower:
+        """Keep this node's search indexes in step with the change log from a background
+        thread (started; ``stop()`` it): what ``paperfeed serve`` and ``paperfeed worker``
+        run beside the scheduler. It embeds nothing: the index-sync job does that once
+        for every node."""
+        return IndexFollower(
+            lambda: self.sync_search(embed=False), self.settings.index_follow_seconds
+        ).start()
+
     def rebuild_search(self, progress: Progress | None = None) -> dict[str, Any]:
         """Rebuild the search indexes from the database (they are caches of it)."""
         return self.search_service.rebuild(progress)
@@ -420,6 +430,19 @@ class Library:
         )
         embedded = vectors.sync(embedder, progress=progress, force=rebuild)
         return {"embedded": embedded, "model_id": embedder.model_id, "index": vectors.status()}
+
+    def backup(self, destination: Path) -> dict[str, Any]:
+        """A consistent copy of the SQLite database while the site runs (``paperfeed
+        backup``). PostgreSQL is backed up with its own tools (``pg_dump``). The search
+        indexes are not copied: they are rebuilt from the database after a restore."""
+        backup = getattr(self.storage.db, "backup", None)
+        if backup is None:
+            raise ConfigError(
+                "the database is PostgreSQL: back it up with pg_dump"
+                " (docs/deployment.md, Backups and restore)"
+            )
+        size = backup(Path(destination))
+        return {"database": self.settings.engine, "path": str(destination), "bytes": size}
 
     def stats(self) -> dict[str, Any]:
         stats = self.storage.papers.stats()

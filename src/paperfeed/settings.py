@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     base_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000
+    # Addresses of the reverse proxies whose X-Forwarded-For/-Proto headers are believed
+    # (comma-separated IPs or networks, "*" for any): the client address the rate
+    # limits see and the scheme of the request. Only a proxy on this machine by default.
+    forwarded_allow_ips: str = "127.0.0.1"
     # JSON API limits, per worker process: writes (votes, collection changes) per
     # token-holder a minute, paper submissions (each may fetch from arXiv) per user
     # an hour, and requests with a wrong token per client address a minute.
@@ -111,7 +115,14 @@ class Settings(BaseSettings):
     digest_daily_time: str = Field("06:00", pattern=_TIME_OF_DAY)
     digest_weekly_day: Weekday = "monday"
     digest_weekly_time: str = Field("06:00", pattern=_TIME_OF_DAY)
+    # The index-sync job: embeds new and changed papers (once, for every node).
     index_sync_interval_seconds: int = Field(300, ge=10)
+    # Every `paperfeed serve` and `paperfeed worker` process applies the change log to
+    # its own data dir's search indexes this often (a few small queries when nothing
+    # changed), and once at start: what a node started later catches up with. Off:
+    # only `paperfeed index sync` and the index-sync job update them.
+    index_follow: bool = True
+    index_follow_seconds: float = Field(30.0, ge=0.1, le=3600)
     submissions_interval_seconds: int = Field(900, ge=10)
     # A worker holds a running job for this long and renews the hold every third of
     # it; a crashed worker's job is taken over by another once the hold lapses.

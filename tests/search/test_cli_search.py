@@ -81,6 +81,6 @@ def test_index_commands(env: dict[str, str]) -> None:
     rebuilt = json.loads(run_cli("index", "rebuild", "--json", env=env).stdout)["keyword"]
     assert rebuilt["rebuilt"] and rebuilt["applied"] == 4
     synced = json.loads(run_cli("index", "sync", "--no-embed", "--json", env=env).stdout)
-    assert synced["keyword"]["applied"] == 0 and "vectors" not in synced
+    assert synced["keyword"]["applied"] == 0 and "embedded" not in synced["vectors"]
     after = json.loads(run_cli("index", "status", "--json", env=env).stdout)["keyword"]
     assert after["generation"] != status["generation"] and after["documents"] == 4

@@ -184,7 +184,18 @@ def answers(library: Library) -> list[tuple[str, str, int, list[str]]]:
         for sort in ("relevance", "newest", "upvotes"):
             results = library.search(query, mode="keyword", sort=sort, limit=50)  # type: ignore[arg-type]
             out.append((query, sort, results.total, ids(results)))
+    # Related papers by shared words (the keyword index's more-like-this), every paper.
+    for paper in library.papers(limit=100):
+        related = [hit.paper.id for hit in library.related(paper.id, limit=10, method="lexical")]
+        out.append((paper.id, "related", len(related), related))
     return out
+
+
+def test_related_by_words_is_the_same_at_every_call(corpus: Library) -> None:
+    first = answers(corpus)
+    assert sum(1 for _, kind, count, _ in first if kind == "related" and count) >= 5
+    for _ in range(5):  # tantivy's own more-like-this picked tied terms at random
+        assert answers(corpus) == first
 
 
 def test_rebuilt_index_answers_exactly_like_the_incremental_one(library: Library) -> None:
@@ -212,7 +223,16 @@ def test_rebuilt_index_answers_exactly_like_the_incremental_one(library: Library
     assert report["keyword"]["rebuilt"] is True
     status = library.search_status()["keyword"]
     assert status["replaced_since_build"] == 0 and status["documents"] == 17
-    assert answers(library) == incremental
+    rebuilt = answers(library)
+    # BM25 statistics count replaced documents until tantivy merges their segment away
+    # (the Python API cannot force a merge), so long weighted queries (more-like-this)
+    # may order near-ties differently; which papers they find is the same.
+    assert [a for a in rebuilt if a[1] != "related"] == [
+        a for a in incremental if a[1] != "related"
+    ]
+    assert {(a[0], a[2], frozenset(a[3])) for a in rebuilt if a[1] == "related"} == {
+        (a[0], a[2], frozenset(a[3])) for a in incremental if a[1] == "related"
+    }
     assert sum(len(found) for *_, found in incremental) > 50  # the answers are not empty
 
 

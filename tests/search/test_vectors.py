@@ -321,9 +321,67 @@ def test_a_second_writer_is_told_the_index_is_busy(storage: Storage, tmp_path: P
     _ingest(storage, [_record(n) for n in range(3)])
     first = _index(storage, tmp_path / "vectors")
     second = _index(storage, tmp_path / "vectors")
+    with first._locked(".embed.lock"), pytest.raises(IndexBusy, match="another process"):
+        second.embed(WordEmbedder())
     with first._locked(), pytest.raises(IndexBusy, match="another process"):
-        second.sync(WordEmbedder())
-    assert second.sync(WordEmbedder()) == 3
+        second.sync(WordEmbedder())  # the embedding went through; the files were busy
+    assert storage.vectors.counts() == {"test/words-v1": 3}
+    assert second.sync(WordEmbedder()) == 0 and second.status()["papers"] == 3
+
+
+def test_a_follower_copies_what_another_node_embedded(storage: Storage, tmp_path: Path) -> None:
+    """Two nodes on one database: the worker's node embeds, the web node's files only
+    follow the change log (no model), and both answer the same, as a rebuild does."""
+    embedder = WordEmbedder()
+    worker = _index(storage, tmp_path / "worker")
+    web = _index(storage, tmp_path / "web")
+    _ingest(storage, [_record(n) for n in range(60)])
+    assert web.follow() == {"vectors": 0}  # nothing embedded anywhere yet
+    assert worker.sync(embedder) == 60
+    assert web.follow()["rebuilt"]  # a new node builds its files from the database
+    _ingest(storage, [_record(n) for n in range(60, 90)])
+    _ingest(storage, [_record(n, version=2, extra=" quantum") for n in range(0, 60, 5)])
+    before = web.follow()  # changed papers not embedded yet: the stored vectors stay
+    assert before["applied"] == 42 and before["vectors"] == 60
+    for number in (4, 8):
+        storage.papers.delete(f"2401.{number:05d}")
+    embedder.embedded.clear()
+    assert worker.sync(embedder) == 42  # 30 new, 12 with a new abstract
+    assert len(embedder.embedded) == 42
+    assert worker.embed(embedder) == 0  # the shared cursor is past them
+    assert _index(storage, tmp_path / "third").embed(embedder) == 0  # on any node
+    assert web.follow()["vectors"] == 88
+    rebuilt = _index(storage, tmp_path / "rebuilt")
+    rebuilt.rebuild()
+    for query in _queries(embedder):
+        assert web.search(query, 10) == worker.search(query, 10) == rebuilt.search(query, 10)
+    kinds = [row["kind"] for row in storage.papers.changes_since(0, limit=1000)]
+    assert kinds.count("vector") == 60 + 42
+
+
+def test_a_model_switch_keeps_the_old_vectors_searchable_until_it_completes(
+    storage: Storage, tmp_path: Path
+) -> None:
+    _ingest(storage, [_record(n) for n in range(40)])
+    old, new = WordEmbedder(), WordEmbedder("test/words-v2", dim=32)
+    worker = _index(storage, tmp_path / "worker")
+    web = _index(storage, tmp_path / "web")
+    worker.sync(old)
+    web.follow()
+    query = old.embed_query("graph neural network")
+    answer = web.search(query, 10)
+    new.fail_after = 2  # the switch stops half way (20 of 40 re-embedded)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        worker.embed(new, batch_size=10)
+    assert storage.vectors.counts() == {"test/words-v1": 20, "test/words-v2": 20}
+    assert web.target_model_id == "test/words-v2" and web.model_id == "test/words-v1"
+    assert web.follow()["vectors"] == 40
+    assert web.search(query, 10) == answer  # still the old model's full index
+    new.fail_after = None
+    assert worker.embed(new) == 20  # an interrupted switch resumes where it stopped
+    result = web.follow()
+    assert result["rebuilt"] and web.model_id == "test/words-v2" and result["vectors"] == 40
+    assert web.status()["target_model_id"] is None
 
 
 def test_hamming_implementations_agree() -> None:

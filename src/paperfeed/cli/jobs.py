@@ -53,8 +53,10 @@ def worker(context: Context, once: bool, worker_id: str | None, as_json: bool) -
     """Run scheduled jobs (harvests, index sync, digests) until SIGTERM or Ctrl-C.
 
     Any number of workers may share one database: each job runs on one of them at a
-    time. The first SIGTERM/SIGINT stops the worker after its current job; a
-    second one stops it at once (the job runs again later).
+    time. Beside the jobs, the worker keeps its own host's search indexes in step
+    with the database (PAPERFEED_INDEX_FOLLOW). The first SIGTERM/SIGINT stops the
+    worker after its current job; a second one stops it at once (the job runs again
+    later).
     """
     import signal
     import threading
@@ -79,7 +81,13 @@ def worker(context: Context, once: bool, worker_id: str | None, as_json: bool) -
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    scheduler.run_forever(stop)
+    # This host's search indexes (digests search them) follow the change log too.
+    follower = library.follow_search() if library.settings.index_follow else None
+    try:
+        scheduler.run_forever(stop)
+    finally:
+        if follower is not None:
+            follower.stop()
 
 
 @click.group()

@@ -1,4 +1,4 @@
-"""``paperfeed init``, ``import``, ``demo``, ``harvest``, ``stats``: filling the library."""
+"""``paperfeed init``, ``import``, ``demo``, ``harvest``, ``stats``, ``backup``."""
 
 from __future__ import annotations
 
@@ -177,3 +177,22 @@ def stats(context: Context, as_json: bool) -> None:
             value = ", ".join(f"{k}: {v}" for k, v in value.items()) or "-"
         table.add_row(key, str(value))
     context.out.print(table)
+
+
+@click.command()
+@click.argument("destination", type=click.Path(dir_okay=False, path_type=Path))
+@json_option
+@pass_context
+@handle_errors
+def backup(context: Context, destination: Path, as_json: bool) -> None:
+    """Copy the SQLite database to DESTINATION while the site keeps running.
+
+    A consistent snapshot (SQLite's online backup API). To restore: stop paperfeed,
+    put the copy in place of the database file, run `paperfeed index rebuild`, start
+    again. PostgreSQL databases are backed up with pg_dump (docs/deployment.md).
+    """
+    result = context.library().backup(destination)
+    if as_json:
+        context.emit_json(result)
+    else:
+        context.out.print(f"backed up {result['bytes']:,} bytes to {result['path']}")

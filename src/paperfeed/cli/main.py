@@ -15,6 +15,7 @@ from paperfeed.cli.context import Context
 #: Every top-level command, by module (``paperfeed --help`` lists them alphabetically).
 COMMANDS: list[click.Command] = [
     library.init, library.import_command, library.demo, library.harvest, library.stats,
+    library.backup,
     papers.papers,
     serve.serve,
     search.search, search.related, search.index, search.embed,

@@ -23,6 +23,10 @@ from paperfeed.storage import Storage
 from paperfeed.storage.base import Row
 from paperfeed.storage.values import instant_text, parse_instant
 
+#: Kind of a change that touched only a paper's stored embedding (``paper_vectors``),
+#: logged by the embedding step so every node's vector files follow; indexes of the
+#: text (keyword) skip it. The other kinds are ``upsert`` and ``delete``.
+VECTOR_CHANGE = "vector"
 #: A gap older than this is taken to be a rolled-back transaction.
 GAP_TTL = timedelta(hours=6)
 MAX_GAPS = 1000

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -49,6 +50,7 @@ from paperfeed.errors import InputError
 from paperfeed.models import Paper, utc_now
 from paperfeed.progress import NullProgress, Progress
 from paperfeed.search.changelog import (
+    VECTOR_CHANGE,
     ChangeCursor,
     count_papers,
     index_rows,
@@ -445,23 +447,61 @@ class KeywordIndex:
     def similar(
         self, paper: Paper, limit: int, *, exclude: Sequence[str] = ()
     ) -> list[tuple[str, float]]:
-        """Papers sharing ``paper``'s most distinctive words (tf-idf picked terms of its
-        title and abstract, tantivy's more-like-this), best first."""
+        """Papers sharing ``paper``'s most distinctive words, best first: the 25 terms
+        of its title and abstract with the highest tf-idf, each weighted by it
+        (:meth:`like_terms`), ties ordered as in :meth:`search`."""
         generation = self._generation()
         if generation is None or limit <= 0:
             return []
         schema = generation.fields.schema
-        text = {"title": [paper.title], "abstract": [paper.abstract]}
-        like = Query.more_like_this_document_fields_query(
-            schema, text, min_doc_frequency=2, min_term_frequency=1,
-            max_query_terms=25, min_word_length=3, stop_words=sorted(STOPWORDS),
-        )  # fmt: skip
-        parts = [(Occur.Must, like)]
-        excluded = [paper.id, *exclude]
-        parts.append((Occur.MustNot, Query.term_set_query(schema, "id", excluded)))
         searcher = generation.index.searcher()
-        result = searcher.search(Query.boolean_query(parts), limit, count=False)
-        return [(searcher.doc(address)["id"][0], float(score)) for score, address in result.hits]
+        terms = self.like_terms(searcher, paper)
+        if not terms:
+            return []
+        best = terms[0][2]
+        like = Query.boolean_query(
+            [
+                (Occur.Should, Query.boost_query(
+                    Query.term_query(schema, name, token, index_option="basic"), score / best
+                ))
+                for name, token, score in terms
+            ]
+        )  # fmt: skip
+        excluded = [paper.id, *exclude]
+        query = Query.boolean_query(
+            [(Occur.Must, like), (Occur.MustNot, Query.term_set_query(schema, "id", excluded))]
+        )
+        hits = self._by_score(searcher, query, 0, limit)
+        return list(zip(hits.ids, hits.scores, strict=True))
+
+    @staticmethod
+    def like_terms(searcher: Any, paper: Paper, count: int = 25) -> list[tuple[str, str, float]]:
+        """``(field, term, tf-idf)`` of the ``count`` most distinctive terms of the paper's
+        title and abstract, best first.
+
+        The recipe of tantivy's (and Lucene's) more-like-this: stemmed terms of at
+        least 3 letters, not stop words, in at least 2 papers, scored by their count
+        in the paper times BM25's idf. Done here rather than by tantivy's query
+        because that one picks among equally scored terms in hash-map order, which
+        changes from call to call: the same paper's related list came out different
+        on every page view, and differently on two nodes. Ties go by field and term.
+        """
+        analyze = _analyzers()["pf_stem"].analyze
+        counts: dict[tuple[str, str], int] = {}
+        for name, text in (("title", paper.title), ("abstract", paper.abstract)):
+            for token in analyze(text or ""):
+                if len(token) >= 3 and token not in STOPWORDS:
+                    counts[name, token] = counts.get((name, token), 0) + 1
+        documents = searcher.num_docs
+        scored: list[tuple[str, str, float]] = []
+        for (name, token), count_in_paper in counts.items():
+            frequency = searcher.doc_freq(name, token)
+            if frequency < 2:
+                continue
+            idf = math.log(1.0 + (documents - frequency + 0.5) / (frequency + 0.5))
+            scored.append((name, token, count_in_paper * idf))
+        scored.sort(key=lambda term: (-term[2], term[0], term[1]))
+        return scored[:count]
 
     # -- writing -------------------------------------------------------------------------
 
@@ -509,7 +549,10 @@ class KeywordIndex:
             if not started:
                 progress.start("updating the keyword index", None)
                 started = True
-            paper_ids = list(dict.fromkeys(row["paper_id"] for row in changes))
+            # A ``vector`` change (a new embedding) leaves the indexed text as it was.
+            paper_ids = list(
+                dict.fromkeys(r["paper_id"] for r in changes if r["kind"] != VECTOR_CHANGE)
+            )
             rows = index_rows(self.storage, paper_ids)
             for paper_id in paper_ids:
                 # The database row as it is now decides: deleted (or re-keyed away) ->

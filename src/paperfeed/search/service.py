@@ -373,34 +373,48 @@ class SearchService:
     def sync(
         self, progress: Progress | None = None, *, embed: EmbedChoice = True
     ) -> dict[str, Any]:
-        """Apply the change log to the keyword index and (``embed``) embed new or changed
-        papers into the vector index; ``"bulk"`` uses the fast static model."""
-        report: dict[str, Any] = {"keyword": asdict(self.keyword.sync(progress))}
-        if embed:
-            report["vectors"] = self._sync_vectors(progress, bulk=embed == "bulk")
-        return report
+        """Bring this node's indexes up to date with the change log: the keyword index
+        and the vector files (from the vectors stored in the database).
 
-    def _sync_vectors(self, progress: Progress | None, *, bulk: bool) -> dict[str, Any]:
+        ``embed`` first embeds new or changed papers into the database (the shared
+        step a worker runs once for every node; ``"bulk"`` uses the fast static
+        model); False embeds nothing, as a web node's background sync does.
+        """
+        report: dict[str, Any] = {"keyword": asdict(self.keyword.sync(progress))}
         vectors = self.vectors
         if vectors is None:
-            return {"skipped": True, "message": "semantic search is not installed"}
+            report["vectors"] = {"skipped": True, "message": "semantic search is not installed"}
+            return report
+        from paperfeed.search.vectors import IndexBusy
+
+        outcome: dict[str, Any] = {}
+        if embed:
+            outcome.update(self._embed_new(vectors, progress, bulk=embed == "bulk"))
+        try:
+            outcome.update(vectors.follow(progress=progress))
+        except IndexBusy as exc:
+            # Another process of this node (a web worker, the scheduler) is updating the
+            # files; it applies these changes too, as with the keyword index.
+            outcome.update(skipped=True, message=str(exc))
+        report["vectors"] = outcome
+        return report
+
+    def _embed_new(self, vectors: Any, progress: Progress | None, *, bulk: bool) -> dict[str, Any]:
         if bulk:
             embedder = self.embedder(bulk=True)
         else:
-            # Keep embedding with the model the index holds (a bulk import stays bulk
-            # until `paperfeed embed` switches it), else the default model.
+            # Keep embedding with the model the database's vectors are made with (a bulk
+            # import stays bulk until `paperfeed embed` switches it), else the default.
             target = getattr(vectors, "target_model_id", None)
             embedder = self._embedder_for(target) if target else self.embedder()
         if embedder is None:
-            return {"skipped": True, "message": "no embedding model available"}
+            return {"embedding": "skipped: no embedding model available"}
         from paperfeed.search.vectors import IndexBusy
 
         try:
-            embedded = vectors.sync(embedder, progress=progress)
+            embedded = vectors.embed(embedder, progress=progress)
         except IndexBusy as exc:
-            # Another process (the web app's scheduler, a worker) is syncing the same
-            # index; it will embed these papers too, as the keyword index does.
-            return {"skipped": True, "message": str(exc)}
+            return {"embedding": f"skipped: {exc}"}
         return {"embedded": int(embedded), "model_id": embedder.model_id}
 
     def rebuild(self, progress: Progress | None = None) -> dict[str, Any]:

@@ -12,6 +12,17 @@ and one JSON state file::
     ids.<g>.npy         S64 (capacity,): paper id of each slot
     alive.<g>.npy       uint8 (capacity,): 0 marks a deleted or superseded slot (tombstone)
 
+Two steps keep them current, and on a team server they run in different places:
+
+* **embedding** (:meth:`VectorIndex.embed`, the ``index-sync`` job on whichever
+  worker claims it) writes vectors of new or changed papers to ``paper_vectors``
+  and logs a ``vector`` change for each in ``paper_changes``; its cursor in the
+  change log is kept in the database (checkpoint :data:`EMBEDDING_KEY`), so it is
+  done once for all nodes and any worker continues where another stopped;
+* **following** (:meth:`VectorIndex.follow`, every node for its own data dir)
+  copies the database's vectors into the files from the change log; it needs no
+  model, so a web node never embeds documents.
+
 Updates append to the unused tail of the arrays and tombstone replaced slots,
 then publish the new slot count by replacing ``state.json`` (readers never see a
 half-written row). When the arrays are full, or tombstones pass a quarter of the
@@ -47,7 +58,7 @@ import numpy as np
 from paperfeed.errors import StorageError
 from paperfeed.models import utc_now
 from paperfeed.progress import NullProgress, Progress
-from paperfeed.search.changelog import ChangeCursor, log_origin
+from paperfeed.search.changelog import VECTOR_CHANGE, ChangeCursor, log_origin
 from paperfeed.search.embed import Embedder, passage, text_hash
 from paperfeed.storage import Storage
 from paperfeed.storage.values import instant_text
@@ -70,6 +81,10 @@ _COMPACT_MIN = 1024  # tombstones tolerated whatever the fraction (small indexes
 _CANDIDATE_PAGE = 2000
 _SCORE_MARGIN = 1e-4  # > float32 rounding of a 384-term dot product of unit vectors
 _CHANGES_PER_STEP = 10_000  # change-log rows applied (and published) per step
+#: Checkpoint holding the embedding step's cursor in the change log (shared by all nodes).
+EMBEDDING_KEY = "search:embedding"
+#: A follower this many changes behind (or a quarter of its vectors) rebuilds instead.
+_FOLLOW_REBUILD_MIN = 50_000
 
 
 class IndexBusy(StorageError):
@@ -135,12 +150,24 @@ class VectorIndex:
 
     @property
     def target_model_id(self) -> str | None:
-        """Model the index is being switched to (an unfinished ``paperfeed embed``),
-        else :attr:`model_id`: the model a sync should embed with."""
+        """The model the database's vectors are made with (being switched to, while an
+        unfinished ``paperfeed embed`` runs), else :attr:`model_id`: the model a sync
+        should embed with."""
+        shared = self.embedding_state()
+        if shared and shared.get("model_id"):
+            return str(shared["model_id"])
         state = self.read_state()
-        if not state:
-            return None
-        return state.get("target_model_id") or state.get("model_id")
+        return state.get("model_id") if state else None
+
+    def embedding_state(self) -> dict[str, Any] | None:
+        """The embedding step's checkpoint: ``model_id``, ``complete`` (False while a
+        first embedding or a model switch runs), ``origin`` and its change cursor."""
+        found = self.storage.checkpoints.get(EMBEDDING_KEY)
+        return found[0] if found else None
+
+    def _save_embedding_state(self, state: dict[str, Any]) -> None:
+        with self.storage.db.transaction() as tx:
+            self.storage.checkpoints.save(tx, EMBEDDING_KEY, state, done=bool(state["complete"]))
 
     def _files(self, generation: int) -> dict[str, Path]:
         return {
@@ -160,10 +187,11 @@ class VectorIndex:
         os.replace(handle.name, self.state_path)
 
     @contextmanager
-    def _locked(self) -> Iterator[None]:
-        """One writer per index directory (a web worker's scheduler and a CLI run)."""
+    def _locked(self, name: str = ".lock") -> Iterator[None]:
+        """One writer per index directory (a web worker's scheduler and a CLI run);
+        ``.embed.lock`` likewise keeps one process per node embedding."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        with (self.directory / ".lock").open("a+") as handle:
+        with (self.directory / name).open("a+") as handle:
             deadline = time.monotonic() + self.lock_timeout
             while True:
                 try:
@@ -192,44 +220,120 @@ class VectorIndex:
         batch_size: int | None = None,
         force: bool = False,
     ) -> int:
-        """Embed papers whose vector is missing or stale, then bring the files up to date.
+        """Embed papers whose vector is missing or stale (:meth:`embed`), then bring
+        this node's files up to date (:meth:`follow`). Returns the number embedded."""
+        embedded = self.embed(embedder, progress=progress, batch_size=batch_size, force=force)
+        self.follow(progress=progress)
+        return embedded
 
-        Follows the change log from the index's cursor; with no index yet, one of
-        another model, or one built for another database, it checks every paper and
-        rebuilds the files. Vectors are committed a batch at a time, so an
-        interrupted sync loses at most one batch and the next one resumes. Returns
-        the number of papers embedded. ``force`` re-embeds every paper.
+    def embed(
+        self,
+        embedder: Embedder,
+        *,
+        progress: Progress | None = None,
+        batch_size: int | None = None,
+        force: bool = False,
+    ) -> int:
+        """Write vectors for papers whose vector is missing or stale to the database.
+
+        Follows the change log from the cursor kept in the database; the first time,
+        after a model switch or for another database it checks every paper (each
+        batch committed, so an interrupted run loses at most one batch and the next
+        resumes). Each vector written is logged as a ``vector`` change, which is how
+        every node's :meth:`follow` learns of it. ``force`` re-embeds every paper.
+        Returns the number of papers embedded.
         """
         progress = progress or NullProgress()
         batch_size = batch_size or getattr(embedder, "batch_size_hint", 64)
-        with self._locked():
-            state = self.read_state()
-            if force or not self._can_follow(state, embedder):
+        with self._locked(".embed.lock"):
+            shared = self.embedding_state()
+            origin = log_origin(self.storage)
+            if force or not self._can_continue(shared, embedder, origin):
                 cursor = ChangeCursor.at_head(self.storage)  # before the scan: replays overlap
-                if state is not None and state.get("model_id") != embedder.model_id:
-                    # Switching models: say so until the switch is done (status, the service).
-                    self._write_state({**state, "target_model_id": embedder.model_id})
+                switching = {"model_id": embedder.model_id, "dim": embedder.dim, "origin": origin}
+                self._save_embedding_state({**switching, "complete": False, **cursor.as_dict()})
                 embedded = self._embed_all(embedder, progress, batch_size, force=force)
-                self._rebuild(embedder.model_id, cursor, progress, dim=embedder.dim)
+                self._save_embedding_state({**switching, "complete": True, **cursor.as_dict()})
                 return embedded
-            assert state is not None
-            cursor = ChangeCursor.from_dict(state)
+            assert shared is not None
+            cursor = ChangeCursor.from_dict(shared)
             embedded = 0
             while changes := cursor.pending(self.storage, limit=_CHANGES_PER_STEP):
-                changed = list(dict.fromkeys(row["paper_id"] for row in changes))
+                # Our own ``vector`` records need no embedding.
+                changed = list(
+                    dict.fromkeys(r["paper_id"] for r in changes if r["kind"] != VECTOR_CHANGE)
+                )
                 embedded += self._embed_changed(embedder, changed, progress, batch_size)
                 cursor.advance(changes)
-                state = self._apply(state, changed, cursor, progress)
+                self._save_embedding_state({**shared, **cursor.as_dict()})
             return embedded
 
-    def _can_follow(self, state: dict[str, Any] | None, embedder: Embedder) -> bool:
-        """Whether the files can be brought up to date from the change log."""
+    def _can_continue(
+        self, shared: dict[str, Any] | None, embedder: Embedder, origin: str | None
+    ) -> bool:
+        """Whether embedding can go on from the change log (same model, same database,
+        the last full pass finished)."""
         return (
-            state is not None
-            and state.get("model_id") == embedder.model_id
-            and state.get("dim") == embedder.dim
+            shared is not None
+            and shared.get("complete") is True
+            and shared.get("model_id") == embedder.model_id
+            and shared.get("dim") == embedder.dim
+            and shared.get("origin") == origin
+            and int(shared.get("watermark", 0)) <= self.storage.papers.last_change_seq()
+        )
+
+    def follow(self, *, progress: Progress | None = None) -> dict[str, Any]:
+        """Bring this node's files up to date with the database's vectors (embeds nothing).
+
+        Applies the change log from the files' cursor. Rebuilds from the database
+        instead when there are no files yet (a new node), they were built for
+        another database or model (a finished model switch), or they are so far
+        behind that reading every vector is quicker. Raises :class:`IndexBusy` when
+        another process of this node is writing the files.
+        """
+        progress = progress or NullProgress()
+        with self._locked():
+            state = self.read_state()
+            model_id = self._model_to_follow(state)
+            if model_id is None and state is None:
+                return {"vectors": 0}
+            head = self.storage.papers.last_change_seq()
+            if state is None or not self._files_current(state, model_id, head):
+                cursor = ChangeCursor.at_head(self.storage)  # before the scan: replays overlap
+                self._rebuild(model_id, cursor, progress)
+                return {"rebuilt": True, "vectors": int((self.read_state() or {}).get("live", 0))}
+            cursor = ChangeCursor.from_dict(state)
+            applied = 0
+            while changes := cursor.pending(self.storage, limit=_CHANGES_PER_STEP):
+                changed = list(dict.fromkeys(row["paper_id"] for row in changes))
+                cursor.advance(changes)
+                state = self._apply(state, changed, cursor, progress)
+                applied += len(changed)
+            return {"applied": applied, "vectors": int(state.get("live", 0))}
+
+    def _model_to_follow(self, state: dict[str, Any] | None) -> str | None:
+        """The model whose vectors the files should hold: the embedding step's once its
+        pass is complete; during a switch the files keep the model they have; a new
+        node with nothing to go by takes the model with the most stored vectors."""
+        shared = self.embedding_state()
+        if shared and shared.get("complete") and shared.get("model_id"):
+            return str(shared["model_id"])
+        if state and state.get("model_id"):
+            return str(state["model_id"])
+        if shared and shared.get("model_id"):
+            return str(shared["model_id"])
+        counts = self.storage.vectors.counts()
+        return max(counts, key=lambda m: (counts[m], m)) if counts else None
+
+    def _files_current(self, state: dict[str, Any], model_id: str | None, head: int) -> bool:
+        """Whether the files can be brought up to date from the change log."""
+        watermark = int(state.get("watermark", 0))
+        behind = head - watermark
+        return (
+            state.get("model_id") == model_id
             and state.get("origin") == log_origin(self.storage)
-            and int(state.get("watermark", 0)) <= self.storage.papers.last_change_seq()
+            and watermark <= head
+            and behind <= max(_FOLLOW_REBUILD_MIN, int(state.get("live", 0)) * _COMPACT_FRACTION)
         )
 
     def _embed_all(
@@ -284,7 +388,8 @@ class VectorIndex:
             text = passage(candidate.title, candidate.abstract)
             digest = text_hash(text)
             if not text:
-                empty.append(candidate.paper_id)
+                if candidate.model_id is not None:  # had a vector: it goes
+                    empty.append(candidate.paper_id)
             elif (
                 not force
                 and candidate.model_id == embedder.model_id
@@ -297,6 +402,7 @@ class VectorIndex:
             with self.storage.db.transaction() as tx:
                 store.mark_current(tx, unchanged)
                 store.delete(tx, empty)
+                self._log_vector_changes(tx, empty)
             progress.advance(len(unchanged) + len(empty))
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
@@ -308,25 +414,29 @@ class VectorIndex:
             ]
             with self.storage.db.transaction() as tx:
                 store.upsert(tx, rows, at)
+                self._log_vector_changes(tx, [row.paper_id for row in rows])
             progress.advance(len(batch))
         return len(todo)
+
+    def _log_vector_changes(self, tx: Any, paper_ids: Sequence[str]) -> None:
+        """Tell every node's :meth:`follow` (and other derived caches) that these
+        papers' stored vectors changed, in the transaction that changed them."""
+        if paper_ids:
+            at = instant_text(utc_now()) or ""
+            self.storage.papers.record_changes(tx, paper_ids, VECTOR_CHANGE, at)
 
     # -- the files ------------------------------------------------------------------------
 
     def rebuild(self, *, progress: Progress | None = None, model_id: str | None = None) -> None:
         """Write the files afresh from the vectors in the database.
 
-        ``model_id`` defaults to the index's current model, else the model with
-        the most vectors in the database.
+        ``model_id`` defaults to the model :meth:`follow` would keep (the embedding
+        step's, else the files' own, else the model with the most stored vectors).
         """
         with self._locked():
             cursor = ChangeCursor.at_head(self.storage)
             if model_id is None:
-                state = self.read_state()
-                model_id = state.get("model_id") if state else None
-            if model_id is None:
-                counts = self.storage.vectors.counts()
-                model_id = max(counts, key=lambda m: (counts[m], m)) if counts else None
+                model_id = self._model_to_follow(self.read_state())
             self._rebuild(model_id, cursor, progress or NullProgress())
 
     def _rebuild(
@@ -449,12 +559,18 @@ class VectorIndex:
         old = np.flatnonzero(
             np.isin(arrays["ids"][:slots], wanted) & (arrays["alive"][:slots] == 1)
         )
-        # A paper whose vector is unchanged (its upvotes changed, say) keeps its slot.
+        # A paper whose vector is unchanged (its upvotes changed, say) keeps its slot;
+        # so does one re-embedded by a model switch still running: the files keep
+        # answering with the old model until the switch is complete (then rebuilt).
+        missing = [i for i in changed if i not in vectors]
+        switched = self.storage.vectors.models_for(missing) if missing else {}
         for slot in old:
             paper_id = arrays["ids"][slot].decode("utf-8")
             stored = vectors.get(paper_id)
-            if stored is not None and np.array_equal(stored, arrays["vectors"][slot]):
-                del vectors[paper_id]
+            if (stored is not None and np.array_equal(stored, arrays["vectors"][slot])) or (
+                stored is None and switched.get(paper_id, model_id) != model_id
+            ):
+                vectors.pop(paper_id, None)
                 old = old[old != slot]
         dead_after = slots - int(state["live"]) + len(old)
         if slots + len(vectors) > capacity or (
@@ -598,13 +714,34 @@ class VectorIndex:
             "gaps": len(state.get("gaps", [])),
             "last_change_seq": seq,
             "changes_behind": seq - int(state.get("watermark") or 0) if state else seq,
-            "target_model_id": state.get("target_model_id"),
+            "target_model_id": _switching_to(self.embedding_state(), state),
+            "embedding": _embedding_summary(self.embedding_state(), seq),
             "updated_at": state.get("updated_at"),
             "file_bytes": {
                 name: path.stat().st_size for name, path in files.items() if path.exists()
             },
             "vectors_in_database": self.storage.vectors.counts(),
         }
+
+
+def _switching_to(shared: dict[str, Any] | None, state: dict[str, Any]) -> str | None:
+    """The model an unfinished embedding pass is switching the database to, if any."""
+    if shared and not shared.get("complete") and shared.get("model_id") != state.get("model_id"):
+        return str(shared.get("model_id"))
+    return None
+
+
+def _embedding_summary(shared: dict[str, Any] | None, head: int) -> dict[str, Any]:
+    """Where the shared embedding step stands (the same on every node)."""
+    if not shared:
+        return {"started": False}
+    watermark = int(shared.get("watermark") or 0)
+    return {
+        "model_id": shared.get("model_id"),
+        "complete": bool(shared.get("complete")),
+        "watermark": watermark,
+        "changes_behind": max(head - watermark, 0),
+    }
 
 
 def _within(distances: np.ndarray, count: int, bits: int) -> np.ndarray:

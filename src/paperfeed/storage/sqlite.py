@@ -115,6 +115,30 @@ class SQLiteDatabase(Database):
                 total += candidate.stat().st_size
         return total
 
+    def backup(self, destination: Path) -> int:
+        """Copy the database to ``destination`` with SQLite's online backup API: a
+        consistent snapshot taken while the site keeps serving and writing (pages are
+        copied in steps; a write in between restarts only the remaining steps).
+        Returns the size of the copy in bytes."""
+        destination = Path(destination)
+        if destination.resolve() == self.path.resolve():
+            raise StorageError("the backup must not overwrite the database itself")
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        partial = destination.with_name(destination.name + ".partial")
+        partial.unlink(missing_ok=True)
+        try:
+            target = sqlite3.connect(partial)
+            try:
+                self._connection().backup(target, pages=4096)
+                target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+            finally:
+                target.close()
+            partial.replace(destination)  # never a half-written file under the final name
+        except (sqlite3.Error, OSError) as exc:
+            partial.unlink(missing_ok=True)
+            raise StorageError(f"cannot back up to {destination}: {exc}") from exc
+        return destination.stat().st_size
+
     def checkpoint(self) -> None:
         """Fold the WAL back into the main file (after bulk loads)."""
         self._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -172,6 +172,21 @@ class VectorStore:
                     found[row["paper_id"]] = vector_from_bytes(row["vector"])
         return found
 
+    def models_for(self, paper_ids: Sequence[str]) -> dict[str, str]:
+        """The model of each stored vector among ``paper_ids`` (papers without one left out)."""
+        found: dict[str, str] = {}
+        unique = sorted(set(paper_ids))
+        with self.db.transaction(readonly=True) as tx:
+            for start in range(0, len(unique), _CHUNK):
+                chunk = unique[start : start + _CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                for row in tx.query(
+                    f"SELECT paper_id, model_id FROM paper_vectors WHERE paper_id IN ({marks})",
+                    chunk,
+                ):
+                    found[row["paper_id"]] = row["model_id"]
+        return found
+
     def iterate(
         self, model_id: str, *, batch_size: int = 20_000
     ) -> Iterator[tuple[list[str], np.ndarray]]:

@@ -138,17 +138,22 @@ def create_app(library: Library, settings: Settings) -> FastAPI:
 
 
 def _scheduler_lifespan(library: Library, settings: Settings) -> Any:
-    """Run the job scheduler in a background thread while the app serves, when
-    ``settings.run_scheduler`` (a team server turns it off and runs ``paperfeed worker``)."""
+    """While the app serves: the job scheduler in a background thread when
+    ``settings.run_scheduler`` (a team server turns it off and runs ``paperfeed worker``),
+    and the index follower when ``settings.index_follow`` (every node keeps its own
+    search indexes in step with the shared database)."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        follower = library.follow_search() if settings.index_follow else None
         background = library.scheduler.start_background() if settings.run_scheduler else None
         try:
             yield
         finally:
             if background is not None:  # lets a running job finish (bounded wait)
                 await anyio.to_thread.run_sync(background.stop)
+            if follower is not None:
+                await anyio.to_thread.run_sync(follower.stop)
 
     return lifespan
 

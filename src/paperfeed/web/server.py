@@ -51,9 +51,11 @@ def serve(
         "port": port,
         "access_log": access_log,
         "log_level": "info",
-        # Honour X-Forwarded-For only from a proxy on this machine (uvicorn's default),
-        # so the login rate limit sees real client addresses behind nginx/caddy.
+        # Honour X-Forwarded-For/-Proto only from the proxies in forwarded_allow_ips (by
+        # default one on this machine), so the rate limits see real client addresses
+        # behind nginx/caddy and nobody else can claim another address.
         "proxy_headers": True,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
         "server_header": False,
     }
     if workers == 1:
