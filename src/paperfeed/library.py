@@ -18,6 +18,9 @@ import httpx
 from paperfeed.community import Community, Submission
 from paperfeed.digest.service import Delivery
 from paperfeed.errors import InputError, NotFoundError, SourceError
+from paperfeed.explore.authors import AuthorProfile, Authors
+from paperfeed.explore.categories import Categories, CategoryOverview, CategoryPeriod
+from paperfeed.explore.trends import Granularity, Trend, Trends
 from paperfeed.ingest.pipeline import IngestPipeline
 from paperfeed.jobs.builtin import builtin_jobs, builtin_kinds
 from paperfeed.jobs.schedule import JobFunction
@@ -75,6 +78,11 @@ class Library:
         # Keyword/semantic/hybrid search and related papers; indexes under data_dir/index
         # (derived caches of the database). Opens nothing until first used.
         self.search_service = SearchService(storage, settings, settings.data_dir / "index")
+        # Trends, author and category pages: counts from the keyword index.
+        keyword, ensure = self.search_service.keyword, self.search_service.ensure_keyword_index
+        self.trends = Trends(keyword, ensure)
+        self.authors = Authors(storage, keyword, ensure)
+        self.categories = Categories(storage, keyword, ensure)
         # E-mail digests: subscribers, composing, sending (no work until first used).
         self.delivery = Delivery(storage, settings, search=self.search)
         # Jobs (harvests, index sync, digests) run through here, by a worker or by hand.
@@ -390,6 +398,38 @@ class Library:
     ) -> list[SearchHit]:
         """Papers most like ``paper_id`` (itself and its copies left out)."""
         return self.search_service.related(self.paper(paper_id).id, limit=limit, method=method)
+
+    # -- pictures and browsing (paperfeed.explore) ---------------------------------------
+
+    def trend(
+        self,
+        queries: Sequence[str],
+        *,
+        granularity: Granularity | Literal["auto"] = "auto",
+        filters: SearchFilters | None = None,
+    ) -> Trend:
+        """Papers matching each query (up to four) per week or month, with each
+        period's share of all papers; the query language is search's."""
+        return self.trends.trend(queries, granularity=granularity, filters=filters)
+
+    def author(
+        self, name: str, *, offset: int = 0, limit: int = 20, initials: bool = False
+    ) -> AuthorProfile:
+        """An author's papers (newest first), co-authors, categories and papers per year;
+        spellings that ``au:`` search treats alike are merged (the profile lists them)."""
+        return self.authors.profile(name, offset=offset, limit=limit, initials=initials)
+
+    def category(
+        self,
+        code: str,
+        *,
+        period: CategoryPeriod = "day",
+        day: date | None = None,
+        limit: int = 30,
+        offset: int = 0,
+    ) -> CategoryOverview:
+        """A category's feed for a day or week, its trending papers and its neighbours."""
+        return self.categories.overview(code, period=period, day=day, limit=limit, offset=offset)
 
     def sync_search(
         self, progress: Progress | None = None, *, embed: EmbedChoice = True
