@@ -104,3 +104,68 @@ def test_category_page(corpus: Library, client: Client) -> None:
     assert client.get("/categories/cs.LG", params={"date": "soon"}).status_code == 400
     index = client.get("/categories").text
     assert re.search(r'href="/categories/cs.LG">cs.LG</a> Machine Learning', index)
+
+
+# -- the map -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mapped(web_library: Library, tmp_path) -> Library:  # type: ignore[no-untyped-def]
+    from paperfeed.explore.fieldmap import FieldMap
+    from tests.explore.test_fieldmap import MODEL, add, corpus
+
+    add(web_library.storage, corpus())
+    web_library.sync_search(embed=False)
+    web_library.field_map = FieldMap(web_library.storage, tmp_path / "map", lambda: MODEL)
+    web_library.field_map.sync()
+    return web_library
+
+
+def test_map_page_draws_named_neighbourhoods(mapped: Library, client: Client) -> None:
+    response = client.get("/map")
+    assert response.status_code == 200
+    html = response.text
+    assert '<svg class="map"' in html and 'class="dots c' in html
+    assert "Map of 90 papers in 3 neighbourhoods" in html
+    assert 'class="label"' in html and "diffusion" in html
+    assert "/static/map.js" in html
+    twin = client.get("/map.json").json()
+    assert twin["map"]["papers"] == 90 and len(twin["map"]["points"]) == 90
+    assert sum(n["papers"] for n in twin["map"]["neighbourhoods"]) == 90
+    assert "svg" not in twin["map"]
+
+
+def test_map_highlights_a_search_and_zooms(mapped: Library, client: Client) -> None:
+    twin = client.get("/map.json", params={"q": "robot"}).json()
+    assert twin["map"]["highlight"]["matches"] == 30 and len(twin["map"]["highlights"]) == 30
+    html = client.get("/map", params={"q": "robot"}).text
+    assert html.count('<circle class="hl"') == 30 and "30 papers match" in html
+    first = twin["map"]["highlights"][0]
+    zoomed = client.get("/map.json", params={"x": first["x"], "y": first["y"], "z": 8}).json()
+    assert zoomed["map"]["zoom"] == 8 and zoomed["map"]["in_view"] < 90
+    fragment = client.get("/map/view", params={"z": 2})
+    assert fragment.status_code == 200 and fragment.text.startswith('<div id="map-canvas"')
+    for bad in ({"z": "0"}, {"z": "1e9"}, {"x": "nan"}, {"x": "west"}, {"show": "everything"},
+                {"q": '"unclosed'}):  # fmt: skip
+        assert client.get("/map", params=bad).status_code == 400, bad
+
+
+def test_map_shows_a_users_upvotes(mapped: Library, client: Client) -> None:
+    client.sign_up()
+    client.form_post("/papers/2503.00001", "/papers/2503.00001/upvote", {})
+    twin = client.get("/map.json", params={"show": "upvotes"}).json()
+    assert [p["id"] for p in twin["map"]["highlights"]] == ["2503.00001"]
+    assert 'name="show"' in client.get("/map").text  # the choice is offered when signed in
+
+
+def test_paper_page_shows_where_it_sits(mapped: Library, client: Client) -> None:
+    html = client.get("/papers/2503.00031").text
+    assert '<svg class="map map-compact"' in html and 'class="focus-ring"' in html
+    assert "/map?focus=2503.00031&amp;z=4" in html
+    twin = client.get("/papers/2503.00031.json").json()
+    assert "robot" in twin["map"]["neighbourhood"]
+
+
+def test_map_page_before_the_map_exists(web_library: Library, client: Client) -> None:
+    response = client.get("/map")
+    assert response.status_code == 200 and "not drawn yet" in response.text

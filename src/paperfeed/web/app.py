@@ -31,7 +31,16 @@ from paperfeed.web import api, subscriptions
 from paperfeed.web import feeds as xml_feeds  # Atom/RSS; views.feeds are the HTML pages
 from paperfeed.web.auth import CsrfMiddleware, LoginRequired, csrf_serializer
 from paperfeed.web.render import JSON_TWIN_KEY, Renderer, referer_path, wants_json, with_query
-from paperfeed.web.views import accounts, browse, collections, feeds, papers, search, trends
+from paperfeed.web.views import (
+    accounts,
+    browse,
+    collections,
+    feeds,
+    fieldmap,
+    papers,
+    search,
+    trends,
+)
 
 #: No inline scripts or styles anywhere; htmx is configured not to inject any.
 CONTENT_SECURITY_POLICY = (
@@ -119,7 +128,7 @@ def create_app(library: Library, settings: Settings) -> FastAPI:
 
     # Before the pages: /papers/{id}.md (huggingface_hub's read_paper) is not a paper id.
     app.include_router(api.markdown_router)
-    for module in (feeds, papers, search, accounts, collections, trends, browse):
+    for module in (feeds, papers, search, accounts, collections, trends, browse, fieldmap):
         app.include_router(module.router)
     app.include_router(xml_feeds.router)  # /feeds/*.atom, *.rss
     app.include_router(subscriptions.router)  # /subscribe, /unsubscribe (e-mail digests)
