@@ -20,10 +20,12 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-WIDTH = 640
-HEIGHT = 240
+WIDTH = 900
+HEIGHT = 280
+#: A chart for a narrow column (the side of author and category pages).
+SIDE_WIDTH, SIDE_HEIGHT = 400, 220
 #: Room for axis labels: left, right, top, bottom.
-MARGIN = (44, 12, 22, 30)
+MARGIN = (60, 16, 24, 34)
 SERIES_CLASSES = 4  # CSS classes s0..s3 colour the series
 
 
@@ -75,7 +77,11 @@ def _label_positions(n: int, room: int) -> list[int]:
         return list(range(n))
     step = math.ceil(n / room)
     shown = list(range(0, n, step))
-    if n - 1 - shown[-1] >= step / 2:
+    if shown[-1] != n - 1:
+        # The last period is the one people look for: show it, in place of its
+        # neighbour if they would overlap.
+        if n - 1 - shown[-1] < step * 0.8:
+            shown.pop()
         shown.append(n - 1)
     return shown
 
@@ -110,7 +116,9 @@ class _Frame:
                 f'<text x="{self.x0 - 6}" y="{y + 4:.1f}" text-anchor="end">'
                 f"{_format_tick(tick, self.percent)}</text>"
             )
-        for i in _label_positions(len(labels), 6):
+        # About one label per 180 units: room for "2025-W12" even at the larger
+        # type narrow screens get (the stylesheet scales text up there).
+        for i in _label_positions(len(labels), max(3, self.width // 180)):
             left, width = self.slot(i)
             parts.append(
                 f'<text x="{left + width / 2:.1f}" y="{self.height - 8}" text-anchor="middle">'
@@ -123,8 +131,9 @@ class _Frame:
 def _open(kind: str, title: str, width: int, height: int) -> tuple[str, str]:
     # Deterministic (same data, same markup): the title names what is drawn.
     chart_id = "chart-" + hashlib.sha1(f"{kind}|{title}".encode()).hexdigest()[:10]
+    wide = " chart-wide" if width > SIDE_WIDTH else ""
     head = (
-        f'<svg class="chart chart-{kind}" viewBox="0 0 {width} {height}"'
+        f'<svg class="chart chart-{kind}{wide}" viewBox="0 0 {width} {height}"'
         f' aria-labelledby="{chart_id}" focusable="false">'
         f'<title id="{chart_id}">{escape(title)}</title>'
     )

@@ -14,7 +14,7 @@ from paperfeed.explore.trends import Trend
 from paperfeed.library import Library
 from paperfeed.search.models import SearchFilters
 from paperfeed.web.auth import Viewer, viewer
-from paperfeed.web.charts import Datum, bar_chart
+from paperfeed.web.charts import SIDE_HEIGHT, SIDE_WIDTH, Datum, bar_chart
 from paperfeed.web.render import author_path, category_path, with_query
 from paperfeed.web.views.common import (
     cards,
@@ -66,7 +66,9 @@ def years_chart(name: str, per_year: list[tuple[int, int]]) -> dict[str, Any]:
         f" most in {busiest[0]} ({busiest[1]})."
     )
     return {
-        "svg": bar_chart(data, title=f"Papers per year by {name}", height=200),
+        "svg": bar_chart(
+            data, title=f"Papers per year by {name}", width=SIDE_WIDTH, height=SIDE_HEIGHT
+        ),
         "caption": caption,
         "legend": [],
         "columns": ["Year", "Papers"],
@@ -139,8 +141,11 @@ def volume_chart(library: Library, code: str) -> tuple[dict[str, Any], Trend]:
         for p, n in zip(trend.periods, trend.series[0].counts, strict=True)
     ]  # fmt: skip
     chart = view["chart"]
-    chart["svg"] = bar_chart(data, title=f"Papers per {trend.granularity} in {code}")
-    chart["caption"] = describe(trend).replace(f"“cat:{code}”", code)
+    chart["svg"] = bar_chart(
+        data, title=f"Papers per {trend.granularity} in {code}", width=SIDE_WIDTH,
+        height=SIDE_HEIGHT,
+    )
+    chart["caption"] = describe(trend).replace(f"“cat:{code}”", code).replace("Matching papers", "Papers")
     chart["legend"] = []
     chart["columns"] = [trend.granularity.capitalize(), "Papers"]
     chart["rows"] = [[row[0], row[1]] for row in chart["rows"]]

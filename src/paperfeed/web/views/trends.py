@@ -129,8 +129,9 @@ def describe(trend: Trend, *, share: bool = False) -> str:
     for line in trend.series:
         values = line.shares if share else line.counts
         peak = max(range(len(values)), key=lambda i: (values[i], i))
+        name = line.query if line.query.startswith('"') else f"“{line.query}”"
         if line.total == 0:
-            parts.append(f"“{line.query}”: no matching papers")
+            parts.append(f"{name}: no matching papers")
             continue
         peak_text = f"{values[peak] * 100:.2f}% of papers" if share else f"{values[peak]:,} papers"
         recent = values[-3:]
@@ -143,7 +144,7 @@ def describe(trend: Trend, *, share: bool = False) -> str:
             elif change < -0.15:
                 direction = ", falling lately"
         parts.append(
-            f"“{line.query}”: {line.total:,} papers, most in {trend.periods[peak].label}"
+            f"{name}: {line.total:,} papers, most in {trend.periods[peak].label}"
             f" ({peak_text}){direction}"
         )
     what = "Share of all papers" if share else "Matching papers"
