@@ -25,7 +25,7 @@ from urllib.parse import quote, urlencode
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from screenshots import ARGS, REPO, start_demo  # noqa: E402
+from screenshots import ARGS, REPO, start_demo
 
 WIDE = {"width": 1280, "height": 900}
 NARROW = {"width": 390, "height": 844}

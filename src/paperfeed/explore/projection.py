@@ -189,7 +189,7 @@ def title_words(title: str) -> set[str]:
     pairs = {
         f"{a} {b}"
         for a, b in itertools.pairwise(words)
-        if a not in LABEL_STOPWORDS and len(a) > 2 and len(b) > 2 and b not in {"of", "and"}
+        if a not in LABEL_STOPWORDS and b not in LABEL_STOPWORDS and len(a) > 2 and len(b) > 2
     }
     return kept | pairs
 
@@ -214,9 +214,27 @@ def name_clusters(
         overall.update(words)
         sizes[label] += 1
         total += 1
+    names = _pick_names(per_cluster, overall, sizes, total, terms, min_papers, banned=set())
+    # A word that names many neighbourhoods tells none of them apart ("language" in a
+    # corpus of language-model papers): name them again without it.
+    chosen = Counter(word for name in names for word in name)
+    common = {word for word, n in chosen.items() if n >= 3}
+    if common:
+        names = _pick_names(per_cluster, overall, sizes, total, terms, min_papers, banned=common)
+    return names
+
+
+def _pick_names(
+    per_cluster: list[Counter[str]],
+    overall: Counter[str],
+    sizes: list[int],
+    total: int,
+    terms: int,
+    min_papers: int,
+    banned: set[str],
+) -> list[list[str]]:
     names: list[list[str]] = []
-    for label in range(count):
-        counts = per_cluster[label]
+    for label, counts in enumerate(per_cluster):
         size = max(sizes[label], 1)
         scored = sorted(
             (
@@ -225,13 +243,15 @@ def name_clusters(
                     w,
                 )
                 for w, c in counts.items()
-                if c >= min(min_papers, size)
+                if c >= min(min_papers, size) and not (set(w.split()) & banned)
             ),
             reverse=True,
         )
         chosen: list[str] = []
         for _, word in scored:
             if any(word in taken.split() or taken in word.split() for taken in chosen):
+                continue
+            if any(_same_stem(word, taken) for taken in chosen):
                 continue
             if any(word in taken for taken in chosen if " " in taken):
                 continue
@@ -240,6 +260,12 @@ def name_clusters(
                 break
         names.append(chosen)
     return names
+
+
+def _same_stem(a: str, b: str) -> bool:
+    """ "agent", "agents" and "agentic" would name a neighbourhood three times."""
+    a, b = a.split()[-1], b.split()[-1]
+    return (a[:5] == b[:5] and min(len(a), len(b)) >= 4) or a.rstrip("s") == b.rstrip("s")
 
 
 def label_text(words: Sequence[str]) -> str:

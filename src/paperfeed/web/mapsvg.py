@@ -111,9 +111,21 @@ def _labels(
     window = view.window
     parts = ['<g class="labels">']
     words = 2 if view.zoom < 2 or compact else 3
+    size = 22 if compact else 15  # the stylesheet's font sizes, in picture units
+    taken: list[tuple[float, float, float, float]] = []
     for hood in sorted(view.labels_in_view, key=lambda n: -n.papers):
         px, py = _project(window, np.array([hood.x]), np.array([hood.y]))
         name = " · ".join(hood.words[:words]) or "miscellany"
+        # Biggest neighbourhoods first; a name that would overlap one already
+        # written waits for a closer zoom (the table below lists them all).
+        half = len(name) * size * 0.3 + 4
+        box = (px[0] - half, px[0] + half, py[0] - size, py[0] + size * 0.35)
+        if any(
+            box[0] < other[1] and other[0] < box[1] and box[2] < other[3] and other[2] < box[3]
+            for other in taken
+        ):
+            continue
+        taken.append(box)
         text = (
             f'<text class="label" x="{px[0]:.1f}" y="{py[0]:.1f}" text-anchor="middle">'
             f"{escape(name)}</text>"

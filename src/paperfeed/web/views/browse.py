@@ -142,10 +142,14 @@ def volume_chart(library: Library, code: str) -> tuple[dict[str, Any], Trend]:
     ]  # fmt: skip
     chart = view["chart"]
     chart["svg"] = bar_chart(
-        data, title=f"Papers per {trend.granularity} in {code}", width=SIDE_WIDTH,
+        data,
+        title=f"Papers per {trend.granularity} in {code}",
+        width=SIDE_WIDTH,
         height=SIDE_HEIGHT,
     )
-    chart["caption"] = describe(trend).replace(f"“cat:{code}”", code).replace("Matching papers", "Papers")
+    chart["caption"] = (
+        describe(trend).replace(f"“cat:{code}”", code).replace("Matching papers", "Papers")
+    )
     chart["legend"] = []
     chart["columns"] = [trend.granularity.capitalize(), "Papers"]
     chart["rows"] = [[row[0], row[1]] for row in chart["rows"]]
