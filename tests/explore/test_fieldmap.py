@@ -193,3 +193,20 @@ def test_map_refreshes_after_an_import(library: Library, fixtures_dir, tmp_path)
     snapshot = library.field_map.snapshot()
     assert snapshot is not None and snapshot.papers == 20
     assert library.search_status()["map"]["papers"] == 20
+
+
+def test_tsne_layout_keeps_topics_together(library: Library, field_map: FieldMap) -> None:
+    """Above the PCA threshold the map is a t-SNE; each topic stays one region."""
+    add(library.storage, corpus(count_per_topic=80))
+    report = field_map.sync()
+    assert report["papers"] == 240 and field_map.status()["method"] == "tsne"
+    snapshot = field_map.snapshot()
+    assert snapshot is not None
+    positions = snapshot.locate([pid for pid, _, _ in corpus(count_per_topic=80)])
+    centres = {}
+    for pid, _, topic in corpus(count_per_topic=80):
+        centres.setdefault(topic, []).append(snapshot.xy[positions[pid]])
+    means = {topic: np.mean(points, axis=0) for topic, points in centres.items()}
+    spread = max(float(np.std(points)) for points in centres.values())
+    gaps = [np.linalg.norm(means[a] - means[b]) for a in means for b in means if a < b]
+    assert min(gaps) > 2 * spread  # topics are apart from each other

@@ -54,9 +54,9 @@
     var found = [];
     s.svg.querySelectorAll("path.dots").forEach(function (path) {
       var ids = (path.getAttribute("data-ids") || "").split(" ");
-      var coords = (path.getAttribute("d") || "").match(/-?[\d.]+/g) || [];
-      for (var i = 0; i < ids.length; i++) {
-        found.push({ id: ids[i], x: Number(coords[2 * i]), y: Number(coords[2 * i + 1]) });
+      var move = /M(-?[\d.]+) (-?[\d.]+)h0/g, match, i = 0;
+      while ((match = move.exec(path.getAttribute("d") || "")) !== null && i < ids.length) {
+        found.push({ id: ids[i++], x: Number(match[1]), y: Number(match[2]) });
       }
     });
     return found;
