@@ -105,29 +105,41 @@ def _highlights(view: MapView, points: list[MapPoint], titles: Mapping[str, str]
     return '<g class="highlights">' + extra + "".join(linked) + "</g>"
 
 
+Box = tuple[float, float, float, float]
+
+
+def _place(name: str, x: float, y: float, size: float, taken: list[Box]) -> bool:
+    """Reserve the box of ``name`` at ``(x, y)`` unless it overlaps one in ``taken``."""
+    half = len(name) * size * 0.3 + 4
+    box = (x - half, x + half, y - size, y + size * 0.35)
+    if any(box[0] < o[1] and o[0] < box[1] and box[2] < o[3] and o[2] < box[3] for o in taken):
+        return False
+    taken.append(box)
+    return True
+
+
 def _labels(
     view: MapView, zoom_link: Callable[[float, float, float], str] | None, compact: bool
 ) -> str:
     window = view.window
     parts = ['<g class="labels">']
     words = 2 if view.zoom < 2 or compact else 3
-    size = 22 if compact else 15  # the stylesheet's font sizes, in picture units
-    taken: list[tuple[float, float, float, float]] = []
+    # Font sizes in picture units: the stylesheet's for wide screens, and for
+    # narrow ones (where the picture shrinks, so its type is set larger).
+    sizes = (22, 30) if compact else (15, 30)
+    taken: tuple[list[Box], list[Box]] = ([], [])
     for hood in sorted(view.labels_in_view, key=lambda n: -n.papers):
         px, py = _project(window, np.array([hood.x]), np.array([hood.y]))
         name = " · ".join(hood.words[:words]) or "miscellany"
         # Biggest neighbourhoods first; a name that would overlap one already
-        # written waits for a closer zoom (the table below lists them all).
-        half = len(name) * size * 0.3 + 4
-        box = (px[0] - half, px[0] + half, py[0] - size, py[0] + size * 0.35)
-        if any(
-            box[0] < other[1] and other[0] < box[1] and box[2] < other[3] and other[2] < box[3]
-            for other in taken
-        ):
+        # written waits for a closer zoom (the table below the map lists them all).
+        fits = [_place(name, float(px[0]), float(py[0]), size, boxes)
+                for size, boxes in zip(sizes, taken, strict=True)]  # fmt: skip
+        if not fits[0]:
             continue
-        taken.append(box)
+        minor = "" if fits[1] else " minor"  # hidden on narrow screens
         text = (
-            f'<text class="label" x="{px[0]:.1f}" y="{py[0]:.1f}" text-anchor="middle">'
+            f'<text class="label{minor}" x="{px[0]:.1f}" y="{py[0]:.1f}" text-anchor="middle">'
             f"{escape(name)}</text>"
         )
         if zoom_link is not None:
