@@ -22,16 +22,16 @@ from typing import Any
 
 from paperfeed.errors import InputError, NotFoundError
 from paperfeed.models import Paper
-from paperfeed.search.keyword import KeywordIndex, name_tokens
+from paperfeed.search.keyword import KeywordIndex, name_tokens, name_tuple
 from paperfeed.search.query import parse_query
 from paperfeed.storage import Storage
 from paperfeed.storage.values import parse_json
 
 #: Newest papers read per name form: the lists, co-authors and categories are built
 #: from these (a page of a very prolific name says it is based on the newest ones).
-MAX_PAPERS = 1000
+MAX_PAPERS = 500
 #: Papers read for the initials form: enough to list it, cheap for common surnames.
-MAX_INITIALS_PAPERS = 300
+MAX_INITIALS_PAPERS = 200
 MAX_NAME_CHARS = 200
 COAUTHORS_SHOWN = 30
 PAGE_SIZE = 20
@@ -113,6 +113,7 @@ class Authors:
             for paper_id, day in zip(ids, days, strict=True):
                 candidates.setdefault(paper_id, day)
         rows = self._bylines(list(candidates))
+        key_t, short_t, surname = tuple(key), tuple(short) if short else None, key[-1]
         forms: Counter[str] = Counter()
         initial_forms: Counter[str] = Counter()
         others: Counter[str] = Counter()
@@ -120,14 +121,16 @@ class Authors:
         for paper_id, row in rows.items():
             matched = False
             for author in row["authors"]:
-                tokens = name_tokens(author)
-                if tokens == key:
+                tokens = name_tuple(author)
+                if tokens == key_t:
                     forms[author] += 1
                     matched = True
-                elif short and tokens == short:
+                elif short_t and tokens == short_t:
                     initial_forms[author] += 1
                     matched = matched or initials
-                elif _contains(tokens, key) or (short and _contains(tokens, short)):
+                elif surname in tokens and (
+                    _contains(tokens, key) or (short is not None and _contains(tokens, short))
+                ):
                     others[author] += 1
             if matched:
                 mine.append((paper_id, row))
@@ -191,19 +194,21 @@ class Authors:
 
 
 def _contains(tokens: Sequence[str], key: Sequence[str]) -> bool:
-    width = len(key)
-    return any(list(tokens[i : i + width]) == list(key) for i in range(len(tokens) - width + 1))
+    width, wanted = len(key), tuple(key)
+    return any(tuple(tokens[i : i + width]) == wanted for i in range(len(tokens) - width + 1))
 
 
 def _merge_spellings(names: Counter[str]) -> Counter[str]:
     """Co-author spellings that are the same name once folded, under their most
     common spelling (so one co-author is not listed twice)."""
-    groups: dict[tuple[str, ...], Counter[str]] = {}
+    totals: dict[tuple[str, ...], int] = {}
+    best: dict[tuple[str, ...], tuple[int, str]] = {}
     for spelled, count in names.items():
-        groups.setdefault(tuple(name_tokens(spelled)), Counter())[spelled] += count
-    return Counter(
-        {spellings.most_common(1)[0][0]: sum(spellings.values()) for spellings in groups.values()}
-    )
+        key = name_tuple(spelled)
+        totals[key] = totals.get(key, 0) + count
+        if (count, spelled) > best.get(key, (0, "")):
+            best[key] = (count, spelled)
+    return Counter({best[key][1]: total for key, total in totals.items()})
 
 
 def _forms(counter: Counter[str]) -> list[NameForm]:

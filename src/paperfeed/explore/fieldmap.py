@@ -32,7 +32,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +108,8 @@ class MapSnapshot:
     cluster: np.ndarray  # int16 (live,)
     sorted_ids: np.ndarray  # S64 (live,): ids in byte order, for look-ups
     sorted_positions: np.ndarray  # int64: position in the rank order of each sorted id
+    #: Views' cache (the whole-map window): computed once per published map.
+    cache: dict[str, Any] = field(default_factory=dict)
 
     @property
     def papers(self) -> int:

@@ -82,7 +82,15 @@ class MapView:
 
 
 def home_window(snapshot: MapSnapshot) -> Window:
-    """The whole map with a margin, widened to the picture's aspect ratio."""
+    """The whole map with a margin, widened to the picture's aspect ratio (computed
+    once per published map: percentiles of a million positions take ~100 ms)."""
+    found = snapshot.cache.get("home")
+    if found is None:
+        found = snapshot.cache["home"] = _home_window(snapshot)
+    return found
+
+
+def _home_window(snapshot: MapSnapshot) -> Window:
     if snapshot.papers == 0:
         return Window(-1.0, 1.0, -1.0 / ASPECT, 1.0 / ASPECT)
     low = np.percentile(snapshot.xy, 0.5, axis=0)

@@ -108,7 +108,15 @@ def name_tokens(name: str) -> list[str]:
     """An author name as the index holds it: lower case, accents folded, split at
     anything not a letter or digit ("José-María  García" -> jose, maria, garcia).
     Two spellings with the same tokens are the same to ``au:`` search."""
-    return list(_analyzers()["pf_name"].analyze(name))
+    return list(name_tuple(name))
+
+
+@lru_cache(maxsize=200_000)
+def name_tuple(name: str) -> tuple[str, ...]:
+    """:func:`name_tokens` as a tuple, memoised."""
+    # Author pages compare every name of hundreds of bylines: the analyzer call is
+    # most of their time, and names repeat.
+    return tuple(_analyzers()["pf_name"].analyze(name))
 
 
 def build_schema() -> tantivy.Schema:

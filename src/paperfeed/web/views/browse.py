@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from paperfeed.errors import InputError
+from paperfeed.explore.authors import MAX_PAPERS
 from paperfeed.explore.categories import CATEGORY_NAMES, category_name
 from paperfeed.explore.trends import Trend
 from paperfeed.library import Library
@@ -100,6 +101,7 @@ def author_data(request: Request, library: Library, current: Viewer, name: str) 
                 {**f.as_dict(), "url": author_path(f.name)} for f in profile.other_names
             ],
             "truncated": profile.truncated,
+            "read": MAX_PAPERS,
             "search_url": with_query("/search", {"q": f'au:"{profile.name}"', "sort": "newest"}),
             "trend_url": with_query("/trends", {"q": f'au:"{profile.name}"'}),
         },
