@@ -52,7 +52,10 @@ def test_daily_page_lists_the_days_papers_by_upvotes_with_day_navigation(
     assert 'rel="prev"' not in response.text  # nothing before the first day
     assert ">7</span>" in response.text  # the upvote count on the card
     assert "Code</a>" in response.text  # the code badge of 00001
-    assert "Zesen Cheng, Hang Zhang, Kehan Li and 1 more" in response.text
+    assert (  # the first three authors, each a link to their page, then how many more
+        '<a href="/authors/Zesen%20Cheng">Zesen Cheng</a>, <a href="/authors/Hang%20Zhang">'
+        'Hang Zhang</a>, <a href="/authors/Kehan%20Li">Kehan Li</a> and 1 more'
+    ) in response.text
 
     later = client.get("/papers/date/2024-10-28")
     assert card_ids(later.text) == ["2410.00003"]
