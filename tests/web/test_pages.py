@@ -159,7 +159,8 @@ def test_paper_page(client: Client, feed: Library) -> None:
     html = response.text
     assert "Paper 2410.00001: scaling contrastive learning" in html
     assert "Contrastive loss is a powerful approach" in html
-    assert "Zesen Cheng, Hang Zhang, Kehan Li, Sicong Leng" in html
+    for name in ("Zesen Cheng", "Hang Zhang", "Kehan Li", "Sicong Leng"):  # all, as links
+        assert f'<a href="/authors/{name.replace(" ", "%20")}">{name}</a>' in html
     for link in ("https://arxiv.org/abs/2410.00001", "https://arxiv.org/pdf/2410.00001",
                  "https://github.com/a/b"):  # fmt: skip
         assert f'href="{link}"' in html
