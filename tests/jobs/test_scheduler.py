@@ -60,7 +60,7 @@ def test_builtin_jobs_created_once_with_first_runs(library: Library, clock: Cloc
     scheduler = make_scheduler(library, clock)
     jobs = {job.name: job for job in scheduler.jobs()}
     assert sorted(jobs) == [
-        "digest-daily", "digest-weekly", "harvest-arxiv", "harvest-hf", "index-sync",
+        "alerts", "digest-daily", "digest-weekly", "harvest-arxiv", "harvest-hf", "index-sync",
         "submissions",
     ]  # fmt: skip
     assert jobs["harvest-arxiv"].params == {"sets": ["cs"]}

@@ -20,6 +20,7 @@ from paperfeed.web.views.common import (
     renderer_of,
     voted_ids,
 )
+from paperfeed.web.views.follows import paper_follow_state
 
 router = APIRouter(include_in_schema=False)
 
@@ -98,6 +99,7 @@ def paper_data(library: Library, current: Viewer, paper_id: str) -> dict[str, An
         "links": paper_links(paper),
         "related": related,
         "collections": collections_box(library, current, paper.id),
+        "follow": paper_follow_state(library, current, paper),
     }
 
 

@@ -23,6 +23,7 @@ from paperfeed.web.views.common import (
     renderer_of,
     voted_ids,
 )
+from paperfeed.web.views.follows import search_follow_state
 
 router = APIRouter(include_in_schema=False)
 
@@ -70,6 +71,7 @@ def search_data(request: Request, library: Library, current: Viewer) -> dict[str
         "results": None,
         "pagination": None,
         "error": None,
+        "follow_search": None,
     }
     if not form["q"]:
         return data
@@ -100,6 +102,7 @@ def search_data(request: Request, library: Library, current: Viewer) -> dict[str
     data["pagination"] = pagination(
         request, total=results.total, page_number=form["page"], page_size=SEARCH_PAGE_SIZE
     )
+    data["follow_search"] = search_follow_state(library, current, form["q"])
     return data
 
 
@@ -117,7 +120,8 @@ def search_page(request: Request) -> Response:
         }
         form["has_code"] = bool(params.get("has_code"))
         data = {"form": form, "modes": list(SEARCH_MODES), "sorts": list(SEARCH_SORTS),
-                "results": None, "pagination": None, "error": str(exc)}  # fmt: skip
+                "results": None, "pagination": None, "error": str(exc),
+                "follow_search": None}  # fmt: skip
         status = 400
     if fragment:
         return renderer_of(request).html_response(
