@@ -16,6 +16,7 @@ from paperfeed.storage.digests import DigestStore
 from paperfeed.storage.follows import FollowStore
 from paperfeed.storage.jobs import JobStore
 from paperfeed.storage.papers import PaperStore
+from paperfeed.storage.sendlog import SendLogStore
 from paperfeed.storage.submissions import SubmissionStore
 from paperfeed.storage.subscriptions import SubscriptionStore
 from paperfeed.storage.users import UserStore
@@ -37,6 +38,7 @@ class Storage:
         self.vectors = VectorStore(db)
         self.subscriptions = SubscriptionStore(db)
         self.digests = DigestStore(db)
+        self.send_log = SendLogStore(db)
         self.jobs = JobStore(db)
         self.follows = FollowStore(db)
 
