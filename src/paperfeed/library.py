@@ -16,6 +16,7 @@ from typing import Any, Literal
 import httpx
 
 from paperfeed.community import Community, Submission
+from paperfeed.community.alerts import AlertDetector
 from paperfeed.digest.service import Delivery
 from paperfeed.errors import InputError, NotFoundError, SourceError
 from paperfeed.explore.authors import AuthorProfile, Authors
@@ -29,6 +30,7 @@ from paperfeed.jobs.schedule import JobFunction
 from paperfeed.jobs.scheduler import Scheduler
 from paperfeed.models import IngestReport, Paper, parse_arxiv_id, utc_now
 from paperfeed.models.digest import Cadence, DigestRunReport
+from paperfeed.models.follows import AlertRunReport
 from paperfeed.progress import Progress
 from paperfeed.rank.trending import TrendingScore, rank_trending, trending_window
 from paperfeed.search.models import SearchFilters, SearchHit, SearchMode, SearchResults, SearchSort
@@ -288,8 +290,17 @@ class Library:
         return report
 
     def send_digests(self, cadence: Cadence, *, now: datetime, worker: str) -> DigestRunReport:
-        """Send the due digests of ``cadence`` (the digest jobs; ``paperfeed digest --send``)."""
+        """Send the due digests of ``cadence`` (the digest jobs; ``paperfeed digest --send``).
+        Alerts are looked for first, so the newest lead the digests."""
+        self.detect_alerts()
         return self.delivery.send_digests(cadence, now=now, worker=worker)
+
+    # -- follows and alerts (paperfeed.community.follows, .alerts) ----------------------
+
+    def detect_alerts(self, progress: Progress | None = None) -> AlertRunReport:
+        """Make the alerts the change log brings to follows (the ``alerts`` job,
+        ``paperfeed alerts detect``); safe to run anywhere, any time."""
+        return AlertDetector(self.storage).run(progress=progress)
 
     # -- submissions ---------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -114,3 +114,27 @@ def subscribe_confirmed(library: Library, mailbox: Mailbox, email: str, **kwargs
 
 def paper_ids_in(message: EmailMessage) -> list[str]:
     return re.findall(r"https://papers\.example\.org/papers/(\S+)", text_of(message))
+
+
+def prepare_readers(library: Library, mailbox: Mailbox, count: int) -> list[str]:
+    """Three papers of Friday (trending by votes) and ``count`` confirmed readers whose
+    digest holds all three; the mailbox is emptied of confirmation mails."""
+    add_papers(library, *[with_votes(f"2410.0000{n}", 10 - n) for n in range(1, 4)])
+    addresses = [f"reader{n}@example.org" for n in range(count)]
+    for address in addresses:
+        subscribe_confirmed(library, mailbox, address)
+    mailbox.clear()  # keep only digests
+    return addresses
+
+
+def add_active_readers(library: Library, count: int) -> list[str]:
+    """Friday's three papers and ``count`` readers already confirmed (written straight
+    to the store: many confirmation round trips would only slow a test down)."""
+    add_papers(library, *[with_votes(f"2410.0000{n}", 10 - n) for n in range(1, 4)])
+    addresses = [f"reader{n}@example.org" for n in range(count)]
+    store = library.storage.subscriptions
+    with library.storage.db.transaction() as tx:
+        for address in addresses:
+            store.insert(tx, email=address, email_key=address, cadence="daily",
+                         at=at(FRIDAY) - timedelta(days=1), status="active")  # fmt: skip
+    return addresses

@@ -1,14 +1,16 @@
 """A real SMTP server on loopback (aiosmtpd) that keeps what it receives.
 
 Tests point paperfeed's SMTP sender at it; ``replies`` queues answers for the
-next DATA commands (e.g. ``"421 4.3.0 try again later"``) to exercise retries.
+next DATA commands (e.g. ``"421 4.3.0 try again later"``) to exercise retries;
+``after_data`` runs once the server holds a whole message and before it answers
+(to kill the sending process there, or drop the connection).
 """
 
 from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -32,6 +34,8 @@ class Mailbox:
         self.recipients: list[list[str]] = []
         self.replies: list[str] = []  # answers to the next DATA commands
         self.data_commands = 0
+        #: ``await after_data(server, message)`` before answering an accepted message.
+        self.after_data: Callable[[Any, EmailMessage], Awaitable[None]] | None = None
         self._lock = threading.Lock()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -40,10 +44,25 @@ class Mailbox:
             if self.replies:
                 return self.replies.pop(0)
             raw = envelope.original_content or envelope.content
-            parsed = message_from_bytes(raw, policy=policy.default)
-            self.messages.append(parsed)  # type: ignore[arg-type]
+            parsed: EmailMessage = message_from_bytes(raw, policy=policy.default)  # type: ignore[assignment]
+            self.messages.append(parsed)
             self.recipients.append(list(envelope.rcpt_tos))
+        if self.after_data is not None:
+            await self.after_data(server, parsed)
         return "250 2.0.0 OK"
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.messages)
+
+    def deliveries(self) -> dict[str, list[str]]:
+        """Per recipient, the Message-IDs of the copies received, in order."""
+        found: dict[str, list[str]] = {}
+        with self._lock:
+            for message, rcpts in zip(self.messages, self.recipients, strict=True):
+                for rcpt in rcpts:
+                    found.setdefault(rcpt.lower(), []).append(str(message["Message-ID"]))
+        return found
 
     def to(self, address: str) -> list[EmailMessage]:
         with self._lock:

@@ -14,16 +14,14 @@ from email.message import EmailMessage
 
 import pytest
 
-from paperfeed.digest.senders import SendError, SmtpSender, make_sender
+from paperfeed.digest.senders import BeforeData, SendError, SmtpSender, make_sender
 from paperfeed.library import Library
 from paperfeed.settings import Settings
 from tests.digest.conftest import (
     FRIDAY,
-    add_papers,
     at,
     paper_ids_in,
-    subscribe_confirmed,
-    with_votes,
+    prepare_readers,
 )
 from tests.digest.smtp_server import Mailbox
 
@@ -36,23 +34,18 @@ class CrashAfter:
     def __init__(self, inner: SmtpSender, k: int) -> None:
         self.inner, self.left = inner, k
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: EmailMessage, *, before_data: BeforeData | None = None) -> None:
         if self.left == 0:
             raise RuntimeError("power cut")
         self.left -= 1
-        self.inner.send(message)
+        self.inner.send(message, before_data=before_data)
 
     def close(self) -> None:
         self.inner.close()
 
 
 def prepare(library: Library, mailbox: Mailbox, count: int = SUBSCRIBERS) -> list[str]:
-    add_papers(library, *[with_votes(f"2410.0000{n}", 10 - n) for n in range(1, 4)])
-    addresses = [f"reader{n}@example.org" for n in range(count)]
-    for address in addresses:
-        subscribe_confirmed(library, mailbox, address)
-    mailbox.clear()  # keep only digests
-    return addresses
+    return prepare_readers(library, mailbox, count)
 
 
 def assert_exactly_once(mailbox: Mailbox, addresses: list[str]) -> None:
@@ -98,11 +91,11 @@ def test_killed_worker_is_taken_over_after_its_lease(
         real = library.delivery.sender
         class KilledOnThird:
             sent = 0
-            def send(self, message):
+            def send(self, message, before_data=None):
                 if self.sent == 2:
                     os._exit(9)  # no cleanup at all, like kill -9
                 self.sent += 1
-                real.send(message)
+                real.send(message, before_data=before_data)
             def close(self):
                 real.close()
         library.delivery.sender = KilledOnThird()
@@ -211,8 +204,8 @@ def test_unsubscribing_during_a_run_stops_that_digest(library: Library, mailbox:
     smtp = make_sender(library.settings)
 
     class UnsubscribesTheNextReader:
-        def send(self, message: EmailMessage) -> None:
-            smtp.send(message)
+        def send(self, message: EmailMessage, *, before_data: BeforeData | None = None) -> None:
+            smtp.send(message, before_data=before_data)
             delivery.unsubscribe(delivery.tokens.unsubscribe_token(second.id))
 
         def close(self) -> None:

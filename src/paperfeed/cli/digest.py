@@ -79,6 +79,13 @@ def digest(
         f" {report.deferred} deferred, {report.resumed} resumed from an earlier run,"
         f" {report.elsewhere} sent by another worker"
     )
+    if report.uncertain:
+        context.out.print(
+            f"note: {report.uncertain} resumed digest(s) had been handed to the mail server"
+            " when the earlier run stopped; sent again with the same Message-ID, the reader"
+            " may see them twice",
+            markup=False,
+        )
 
 
 @click.command()

@@ -6,12 +6,23 @@ reports what is left as :class:`TransientSendError`; a 5xx reply is final
 (:class:`PermanentSendError`). A refused login or an untrusted certificate is a
 configuration problem (:class:`~paperfeed.errors.ConfigError`): no message can go
 until someone fixes the settings, so retrying would only delay saying so.
+
+**The hand-over.** Once the server has read a message's final line it may deliver
+it, and its "250" is the only sign that it will; SMTP has no way to ask later. So
+a sender (1) calls ``before_data`` right before the ``DATA`` command, after the
+server accepted sender and recipients: the send log records the hand-over there,
+and can still stop it (nothing has been transmitted that the server could deliver);
+(2) never retries a message by itself once its final line went out unanswered (a
+dropped connection, a timeout): it raises :class:`TransientSendError` with
+``answered=False`` and leaves the decision to the send log, which counts it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import re
 import smtplib
 import ssl
 import sys
@@ -42,15 +53,27 @@ class PermanentSendError(SendError):
 
 class TransientSendError(SendError):
     """Still failing after the retries. ``recipient_only``: the server is fine but
-    this recipient was deferred (a full mailbox), so other messages can still go."""
+    this recipient was deferred (a full mailbox), so other messages can still go.
+    ``answered=False``: the whole message went out and the connection failed before
+    the server answered, so the server may have it (not retried here)."""
 
-    def __init__(self, message: str, *, recipient_only: bool = False) -> None:
+    def __init__(
+        self, message: str, *, recipient_only: bool = False, answered: bool = True
+    ) -> None:
         super().__init__(message)
         self.recipient_only = recipient_only
+        self.answered = answered
+
+
+#: Called right before a message is handed to the server; raising stops the hand-over.
+BeforeData = Callable[[], None]
 
 
 class Sender(Protocol):
-    def send(self, message: EmailMessage) -> None: ...
+    def send(self, message: EmailMessage, *, before_data: BeforeData | None = None) -> None:
+        """Deliver ``message``, calling ``before_data`` (if given) right before the
+        point after which the message may reach its recipient."""
+        ...
 
     def close(self) -> None: ...
 
@@ -68,7 +91,9 @@ class ConsoleSender:
         self.stream = stream
         self._lock = threading.Lock()
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: EmailMessage, *, before_data: BeforeData | None = None) -> None:
+        if before_data is not None:
+            before_data()
         out = self.stream or sys.stdout
         lines = [
             "-" * 72,
@@ -92,7 +117,9 @@ class FileSender:
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
 
-    def send(self, message: EmailMessage) -> Path:  # type: ignore[override]
+    def send(self, message: EmailMessage, *, before_data: BeforeData | None = None) -> Path:  # type: ignore[override]
+        if before_data is not None:
+            before_data()
         self.folder.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha1(str(message["Message-ID"]).encode()).hexdigest()[:12]
         path = self.folder / f"{utc_now():%Y%m%dT%H%M%SZ}-{digest}.eml"
@@ -103,6 +130,48 @@ class FileSender:
 
     def close(self) -> None:
         return None
+
+
+class _HandoverMixin:
+    """smtplib's DATA step, plus the hand-over hook and knowing whether a failure came
+    while the server held the whole message unanswered. Rewritten rather than wrapped
+    because smtplib's ``data()`` sends the message and reads the reply in one call."""
+
+    before_data: BeforeData | None = None
+    #: True from the moment the message's final line is sent until the reply is read.
+    awaiting_reply = False
+
+    def data(self, msg: bytes | str) -> tuple[int, bytes]:
+        smtp: smtplib.SMTP = self  # type: ignore[assignment]
+        if self.before_data is not None:
+            try:
+                self.before_data()
+            except BaseException:
+                # Leave the connection usable: forget sender and recipients.
+                with contextlib.suppress(smtplib.SMTPException, OSError):
+                    smtp.rset()
+                raise
+        code, reply = smtp.docmd("DATA")
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        if isinstance(msg, str):
+            msg = re.sub(r"\r\n|\r|\n", "\r\n", msg).encode("ascii")
+        payload = re.sub(rb"(?m)^\.", b"..", msg)  # dot-stuffing (RFC 5321 4.5.2)
+        if not payload.endswith(b"\r\n"):
+            payload += b"\r\n"
+        smtp.send(payload + b".\r\n")
+        self.awaiting_reply = True
+        answer = smtp.getreply()
+        self.awaiting_reply = False
+        return answer
+
+
+class _SMTP(_HandoverMixin, smtplib.SMTP):
+    pass
+
+
+class _SMTPS(_HandoverMixin, smtplib.SMTP_SSL):
+    pass
 
 
 class SmtpSender:
@@ -142,18 +211,16 @@ class SmtpSender:
         self.retry_base_seconds = retry_base_seconds
         self.ssl_context = ssl_context
         self._sleep = sleep
-        self._connection: smtplib.SMTP | None = None
+        self._connection: _SMTP | _SMTPS | None = None
         self._lock = threading.RLock()
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self) -> _SMTP | _SMTPS:
         context = self.ssl_context or ssl.create_default_context()
-        connection: smtplib.SMTP
+        connection: _SMTP | _SMTPS
         if self.security == "tls":
-            connection = smtplib.SMTP_SSL(
-                self.host, self.port, timeout=self.timeout, context=context
-            )
+            connection = _SMTPS(self.host, self.port, timeout=self.timeout, context=context)
         else:
-            connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            connection = _SMTP(self.host, self.port, timeout=self.timeout)
         try:
             connection.ehlo()
             if self.security == "starttls":
@@ -175,14 +242,20 @@ class SmtpSender:
         except (smtplib.SMTPException, OSError):
             connection.close()
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: EmailMessage, *, before_data: BeforeData | None = None) -> None:
         with self._lock:
             last = ""
             for attempt in range(1, self.max_attempts + 1):
+                connection = None
                 try:
                     if self._connection is None:
                         self._connection = self._connect()
-                    self._connection.send_message(message)
+                    connection = self._connection
+                    connection.before_data = before_data
+                    try:
+                        connection.send_message(message)
+                    finally:
+                        connection.before_data = None
                     return
                 except smtplib.SMTPAuthenticationError as exc:
                     self._reset()
@@ -222,6 +295,13 @@ class SmtpSender:
                 except (smtplib.SMTPServerDisconnected, OSError) as exc:
                     last = f"{type(exc).__name__}: {exc}"
                     self._reset()
+                    if connection is not None and connection.awaiting_reply:
+                        # The server may have it: sending again could deliver it twice.
+                        raise TransientSendError(
+                            f"SMTP server {self.host}:{self.port} did not answer after"
+                            f" receiving the message ({last}): it may or may not deliver it",
+                            answered=False,
+                        ) from None
                 if attempt < self.max_attempts:
                     self._sleep(self.retry_base_seconds * 2 ** (attempt - 1))
             raise TransientSendError(

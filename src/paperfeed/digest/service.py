@@ -1,41 +1,36 @@
 """The delivery façade: ``library.delivery`` subscribes, composes and sends digests.
 
-Sending is exactly-once per (subscriber, cadence, period) however many workers run
-and wherever one crashes:
+Each digest is a row of the send log (:mod:`paperfeed.storage.sendlog`), keyed by
+(subscriber, cadence, period), and goes out through a
+:class:`~paperfeed.digest.dispatch.Dispatcher`, however many workers run:
 
 1. Every due subscriber's digest is composed first (shared work, no writes).
-2. Right before sending, the digest is *claimed*: its send-log row is inserted with
-   the composed content, the Message-ID and a lease (``LEASE``). The unique key
-   lets exactly one worker insert it; the others skip that subscriber.
-3. After the server accepts the mail, the row becomes ``sent`` and the papers are
-   recorded as sent to that subscriber, in one transaction.
+2. Right before sending, the digest is *claimed*: its row is inserted with the
+   composed content, the Message-ID and a lease. The unique key lets exactly one
+   worker insert it; the others skip that subscriber.
+3. Right before the SMTP ``DATA`` command the hand-over is recorded, under the claim.
+4. After the server's "250", the row becomes ``sent`` and the papers are recorded as
+   sent to that subscriber, in one transaction.
 
-A run that stops between 2 and 3 leaves a claimed row. If it stopped on an
-exception the claim is released at once; if the process died, the lease runs
-out. Either way the next run takes the claim over (atomically) and sends the
-stored content with the stored Message-ID. The one window no database can close
-is a crash after the server's "250 OK" and before step 3's commit: that message
-is sent again (at-least-once there), with the same Message-ID.
+A run that stops between 2 and 4 leaves a claimed row; the next run takes it over
+once the lease ends and sends the stored content with the stored Message-ID. If the
+run died during step 3-4 the server may already have the message: it is sent again
+(no gap) and the row counts it as ``uncertain``. That is the README's guarantee:
+at most one extra copy per worker that dies mid-hand-over, never a missing digest.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from paperfeed.digest.compose import Composer, SearchFunction, period_key
+from paperfeed.digest.dispatch import Dispatcher, Outcome, claim_lease
 from paperfeed.digest.mail import MailBuilder
-from paperfeed.digest.senders import (
-    PermanentSendError,
-    Sender,
-    SendError,
-    TransientSendError,
-    make_sender,
-)
+from paperfeed.digest.senders import Sender, SendError, make_sender
 from paperfeed.digest.subscriptions import SubscriptionsMixin, Tokens, clean_topics
 from paperfeed.errors import InputError, NotFoundError, PermissionDenied
 from paperfeed.jobs.scheduler import default_worker_id
@@ -56,16 +51,6 @@ from paperfeed.storage.base import Row
 from paperfeed.storage.values import parse_day, parse_json
 
 log = logging.getLogger(__name__)
-
-#: How long a claim protects a digest being sent; a dead worker's claim is taken
-#: over after this.
-LEASE = timedelta(minutes=10)
-#: A recipient the server deferred (4xx) is retried by a run this much later...
-RETRY_DELAY = timedelta(minutes=30)
-#: ... and given up after this many runs.
-MAX_SEND_ATTEMPTS = 5
-#: lease_until of a claim released on purpose: any later run may take it over.
-RELEASED = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Delivery(SubscriptionsMixin):
@@ -240,30 +225,35 @@ class Delivery(SubscriptionsMixin):
             if report.skipped_reason:
                 return report
         sender = self.sender  # a configuration error surfaces before anything is claimed
+        dispatcher = Dispatcher(
+            self.storage.send_log, sender, worker=worker, clock=clock,
+            lease=claim_lease(self.settings.smtp_timeout_seconds),
+        )  # fmt: skip
         try:
-            for row in self.storage.digests.expired_claims(chosen, clock()):
-                if self.storage.digests.take_over(row["id"], worker, clock(), clock() + LEASE):
-                    report.resumed += 1
-                    self._resume(row, worker, clock, report)
+            for row in dispatcher.take_over_expired(chosen):
+                report.resumed += 1
+                report.uncertain += int(row["handed_over_at"] is not None)
+                self._resume(dispatcher, row, report)
             due = self.storage.subscriptions.due(chosen, report.period_key)
             report.due = len(due)
             for digest in self.composer().compose_all(due, chosen, start):
-                self._claim_and_send(digest, worker, clock, report)
+                self._claim_and_send(dispatcher, digest, report)
         finally:
             sender.close()
+            report.pending = self.storage.send_log.pending_claims(chosen)
         return report
 
     def _claim_and_send(
-        self, digest: Digest, worker: str, clock: Callable[[], datetime], report: DigestRunReport
+        self, dispatcher: Dispatcher, digest: Digest, report: DigestRunReport
     ) -> None:
-        store = self.storage.digests
+        store, clock = self.storage.send_log, dispatcher.clock
         content = [
             {"id": item.paper.id, "trending": item.trending, "topics": item.topics}
             for item in digest.items
         ]
         base = dict(
-            subscriber_id=digest.subscriber.id, cadence=digest.cadence,
-            period_key=digest.period_key, worker=worker,
+            subscriber_id=digest.subscriber.id, kind=digest.cadence,
+            send_key=digest.period_key, worker=dispatcher.worker,
             window=(digest.window_from, digest.window_to), content=content,
         )  # fmt: skip
         if digest.is_empty:
@@ -277,24 +267,22 @@ class Delivery(SubscriptionsMixin):
             return
         message_id = self.mail.message_id()
         now = clock()
-        send_id = store.claim(**base, message_id=message_id, now=now, lease_until=now + LEASE)
+        send_id = store.claim(**base, message_id=message_id, now=now,
+                              lease_until=now + dispatcher.lease)  # fmt: skip
         if send_id is None:
             report.elsewhere += 1
             return
         if self.storage.subscriptions.status_of(digest.subscriber.id) != "active":
             # Unsubscribed while this (long) run was under way.
-            store.finish(send_id, worker, "skipped", "unsubscribed before delivery", clock())
+            dispatcher.release(send_id, "unsubscribed before delivery")
             report.empty += 1
             return
-        self._deliver(send_id, digest, message_id, worker, clock, report, attempts=0)
+        self._deliver(dispatcher, send_id, digest, message_id, report, attempts=0)
 
-    def _resume(
-        self, row: Row, worker: str, clock: Callable[[], datetime], report: DigestRunReport
-    ) -> None:
-        store = self.storage.digests
+    def _resume(self, dispatcher: Dispatcher, row: Row, report: DigestRunReport) -> None:
         subscriber = self.storage.subscriptions.get(int(row["subscriber_id"]))
         if subscriber is None or subscriber.status != "active":
-            store.finish(row["id"], worker, "skipped", "unsubscribed before delivery", clock())
+            dispatcher.release(row["id"], "unsubscribed before delivery")
             return
         content = parse_json(row["content"], [])
         papers = {p.id: p for p in self.storage.papers.get_many([c["id"] for c in content])}
@@ -304,78 +292,74 @@ class Delivery(SubscriptionsMixin):
             if c["id"] in papers
         ]
         if not items:
-            store.finish(row["id"], worker, "skipped", "its papers are gone", clock())
+            dispatcher.release(row["id"], "its papers are gone")
             return
         digest = Digest(
-            subscriber, row["cadence"], row["period_key"],
+            subscriber, row["kind"], row["send_key"],
             parse_day(row["window_from"]), parse_day(row["window_to"]), items,  # type: ignore[arg-type]
         )  # fmt: skip
-        self._deliver(
-            row["id"], digest, row["message_id"], worker, clock, report, attempts=row["attempts"]
-        )
+        self._deliver(dispatcher, row["id"], digest, row["message_id"], report,
+                      attempts=row["attempts"])  # fmt: skip
 
     def _deliver(
         self,
+        dispatcher: Dispatcher,
         send_id: int,
         digest: Digest,
         message_id: str,
-        worker: str,
-        clock: Callable[[], datetime],
         report: DigestRunReport,
         *,
         attempts: int,
     ) -> None:
-        store = self.storage.digests
         subscriber = digest.subscriber
         entry = {"subscriber_id": subscriber.id, "email": subscriber.email,
                  "period": digest.period_key, "papers": len(digest.items),
                  "message_id": message_id}  # fmt: skip
-        try:
-            message = self.mail.digest(
+        paper_ids = [item.paper.id for item in digest.items]
+        done = dispatcher.deliver(
+            send_id,
+            lambda: self.mail.digest(
                 digest, self.tokens.unsubscribe_token(subscriber.id),
-                message_id=message_id, now=clock(),
-            )  # fmt: skip
-            self.sender.send(message)
-        except PermanentSendError as exc:
-            store.finish(send_id, worker, "failed", str(exc), clock())
-            report.failed += 1
-            report.messages.append({**entry, "status": "failed", "error": str(exc)})
-            return
-        except TransientSendError as exc:
-            if attempts + 1 >= MAX_SEND_ATTEMPTS:
-                store.finish(send_id, worker, "failed", str(exc), clock())
-                report.failed += 1
-            else:
-                store.defer(send_id, worker, str(exc), clock(), clock() + RETRY_DELAY)
-                report.deferred += 1
-            report.messages.append({**entry, "status": "deferred", "error": str(exc)})
-            if not exc.recipient_only:  # the server is down: stop; the next run resumes
-                raise SendError(
-                    f"{exc}; {report.sent} digests went out before this, the rest go with"
-                    " the next run"
-                ) from exc
-            return
-        except BaseException:
-            # Stopping half-way (an error, Ctrl-C): hand the claim to the next run now.
-            with contextlib.suppress(Exception):
-                store.defer(send_id, worker, None, clock(), RELEASED)
-            raise
-        if store.mark_sent(
-            send_id, worker, subscriber_id=subscriber.id,
-            paper_ids=[item.paper.id for item in digest.items], now=clock(),
-        ):  # fmt: skip
+                message_id=message_id, now=dispatcher.clock(),
+            ),
+            attempts=attempts,
+            also=lambda tx: self.storage.digests.record_papers(
+                tx, subscriber.id, send_id, paper_ids, dispatcher.clock()
+            ),
+        )  # fmt: skip
+        error = done.error
+        if done.outcome is Outcome.SENT:
             report.sent += 1
             report.messages.append({**entry, "status": "sent"})
-        else:  # our lease ran out mid-send and another worker took over
-            log.warning("digest %s for subscriber %s: claim lost while sending", send_id,
-                        subscriber.id)  # fmt: skip
+        elif done.outcome is Outcome.LOST:
+            report.elsewhere += 1
+        elif done.outcome is Outcome.FAILED:
+            report.failed += 1
+            report.messages.append({**entry, "status": "failed", "error": str(error)})
+        else:
+            report.deferred += 1
+            report.messages.append({**entry, "status": "deferred", "error": str(error)})
+            if error is not None and not error.recipient_only and error.answered:
+                # The server is down (it kept failing): stop; the next run resumes.
+                raise SendError(
+                    f"{error}; {report.sent} digests went out before this, the rest go with"
+                    " the next run"
+                ) from error
 
     # -- the log ----------------------------------------------------------------------
 
     def sends(
-        self, *, subscriber_id: int | None = None, status: str | None = None, limit: int = 1000
+        self,
+        *,
+        subscriber_id: int | None = None,
+        kind: str | None = None,
+        status: str | None = None,
+        limit: int = 1000,
     ) -> list[dict[str, Any]]:
-        return self.storage.digests.sends(subscriber_id=subscriber_id, status=status, limit=limit)
+        """Rows of the send log (``kind``: the cadence for digests), oldest first."""
+        return self.storage.send_log.sends(
+            subscriber_id=subscriber_id, kind=kind, status=status, limit=limit
+        )
 
     def sent_papers(self, subscriber_id: int) -> list[str]:
         return self.storage.digests.sent_papers(subscriber_id)

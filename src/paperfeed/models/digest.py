@@ -208,6 +208,12 @@ class DigestRunReport:
     elsewhere: int = 0
     #: Claims of a crashed run taken over and sent now.
     resumed: int = 0
+    #: Of those, claims whose worker died while handing the digest to the mail
+    #: server: it may have had it already, so the reader may get it twice.
+    uncertain: int = 0
+    #: Claims of this cadence not finished when the run ended (deferred, or held by
+    #: a worker that is sending them or died: a later run takes them over).
+    pending: int = 0
     messages: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:

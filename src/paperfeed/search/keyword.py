@@ -149,6 +149,13 @@ def query_fields(schema: tantivy.Schema) -> QueryFields:
     )
 
 
+def name_words(text: str) -> list[str]:
+    """An author name as author search sees it: lower-case, accent-free words
+    ("Jürgen Schmidhuber" -> ``["jurgen", "schmidhuber"]``); ``au:"..."`` matches a
+    name holding these words next to each other, in this order."""
+    return list(_analyzers()["pf_name"].analyze(text))
+
+
 def id_hash(paper_id: str) -> int:
     """A stable 63-bit number for a paper id (fast fields hold numbers, not text)."""
     return int.from_bytes(hashlib.blake2b(paper_id.encode(), digest_size=8).digest()) >> 1

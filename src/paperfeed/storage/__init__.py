@@ -13,8 +13,10 @@ from paperfeed.storage.base import Database
 from paperfeed.storage.checkpoints import CheckpointStore
 from paperfeed.storage.collections import CollectionStore
 from paperfeed.storage.digests import DigestStore
+from paperfeed.storage.follows import FollowStore
 from paperfeed.storage.jobs import JobStore
 from paperfeed.storage.papers import PaperStore
+from paperfeed.storage.sendlog import SendLogStore
 from paperfeed.storage.submissions import SubmissionStore
 from paperfeed.storage.subscriptions import SubscriptionStore
 from paperfeed.storage.users import UserStore
@@ -36,7 +38,9 @@ class Storage:
         self.vectors = VectorStore(db)
         self.subscriptions = SubscriptionStore(db)
         self.digests = DigestStore(db)
+        self.send_log = SendLogStore(db)
         self.jobs = JobStore(db)
+        self.follows = FollowStore(db)
 
     def migrate(self) -> list[int]:
         return self.db.migrate()

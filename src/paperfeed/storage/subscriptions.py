@@ -135,8 +135,8 @@ class SubscriptionStore:
         with self.db.transaction(readonly=True) as tx:
             rows = tx.query(
                 "SELECT s.* FROM subscribers s WHERE s.status = 'active' AND s.cadence = ?"
-                " AND NOT EXISTS (SELECT 1 FROM digest_sends d WHERE d.subscriber_id = s.id"
-                " AND d.cadence = ? AND d.period_key = ?) ORDER BY s.id",
+                " AND NOT EXISTS (SELECT 1 FROM send_log d WHERE d.subscriber_id = s.id"
+                " AND d.kind = ? AND d.send_key = ?) ORDER BY s.id",
                 (cadence, cadence, period_key),
             )
             return self._with_topics(tx, rows)

@@ -151,6 +151,17 @@ def _static_versions() -> dict[str, str]:
     return versions
 
 
+def _unseen_alerts(request: Request, viewer: auth.Viewer) -> Any:
+    """The nav's count of unseen alerts, queried only if a template asks for it."""
+
+    def count() -> int:
+        if viewer.user is None:
+            return 0
+        return int(request.app.state.library.community.alert_count(viewer.user.id, unseen=True))
+
+    return count
+
+
 class Renderer:
     """Compiled templates and the page/JSON/error responses built from view data."""
 
@@ -244,6 +255,7 @@ class Renderer:
             "current_path": request.url.path,
             "current_url": current_url,
             "json_url": json_twin_url(request),
+            "unseen_alerts": _unseen_alerts(request, viewer),
             "login_url": "/login"
             if url.path in ("/login", "/signup")
             else with_query("/login", {"next": current_url}),

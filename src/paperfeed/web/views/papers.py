@@ -28,6 +28,7 @@ from paperfeed.web.views.common import (
     renderer_of,
     voted_ids,
 )
+from paperfeed.web.views.follows import paper_follow_state
 
 router = APIRouter(include_in_schema=False)
 
@@ -127,6 +128,7 @@ def paper_data(library: Library, current: Viewer, paper_id: str) -> dict[str, An
         "related": related,
         "collections": collections_box(library, current, paper.id),
         "map": map_box(library, paper),
+        "follow": paper_follow_state(library, current, paper),
     }
 
 

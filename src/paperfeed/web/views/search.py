@@ -23,6 +23,7 @@ from paperfeed.web.views.common import (
     renderer_of,
     voted_ids,
 )
+from paperfeed.web.views.follows import search_follow_state
 
 router = APIRouter(include_in_schema=False)
 
@@ -71,6 +72,7 @@ def search_data(request: Request, library: Library, current: Viewer) -> dict[str
         "pagination": None,
         "trend": None,
         "error": None,
+        "follow_search": None,
     }
     if not form["q"]:
         return data
@@ -102,6 +104,7 @@ def search_data(request: Request, library: Library, current: Viewer) -> dict[str
         request, total=results.total, page_number=form["page"], page_size=SEARCH_PAGE_SIZE
     )
     data["trend"] = search_trend(library, form, filters) if form["page"] == 1 else None
+    data["follow_search"] = search_follow_state(library, current, form["q"])
     return data
 
 
@@ -135,7 +138,8 @@ def search_page(request: Request) -> Response:
         }
         form["has_code"] = bool(params.get("has_code"))
         data = {"form": form, "modes": list(SEARCH_MODES), "sorts": list(SEARCH_SORTS),
-                "results": None, "pagination": None, "trend": None, "error": str(exc)}  # fmt: skip
+                "results": None, "pagination": None, "trend": None, "error": str(exc),
+                "follow_search": None}  # fmt: skip
         status = 400
     if fragment:
         return renderer_of(request).html_response(
