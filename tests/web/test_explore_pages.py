@@ -70,6 +70,10 @@ def test_author_page(corpus: Library, client: Client) -> None:
     assert twin["per_year"] == [{"year": 2025, "papers": 3}]
     assert {c["name"] for c in twin["coauthors"]} == {"Ada Lovelace", "Grace Hopper"}
     assert twin["years_chart"]["rows"] == [["2025", "3"]]
+    assert "Log in to follow" in html  # the follow button, for anonymous visitors
+    client.sign_up()
+    signed_in = client.get("/authors/Jose%20Garcia").text
+    assert 'name="kind" value="author"' in signed_in
     assert client.get("/authors/Nobody").status_code == 404
     assert client.get("/authors/%20").status_code in (400, 404)
 

@@ -37,6 +37,18 @@ CATEGORY_PAGE_SIZE = 30
 # -- authors -------------------------------------------------------------------------------
 
 
+def follow_state(library: Library, current: Viewer, kind: str, value: str) -> dict[str, Any]:
+    """The follow button's state (the follows feature: alerts and digest topics)."""
+    found = None
+    if current.user is not None:
+        try:
+            found = library.community.find_follow(current.user.id, kind, value)
+        except InputError:  # nothing followable in the value (a name without letters)
+            found = None
+    return {"kind": kind, "value": value, "follow_id": found.id if found else None,
+            "muted": found.muted if found else False}  # fmt: skip
+
+
 def years_chart(name: str, per_year: list[tuple[int, int]]) -> dict[str, Any]:
     """Papers per year as bars (gap years shown as zero), caption and table."""
     if not per_year:
@@ -116,8 +128,7 @@ def author_data(request: Request, library: Library, current: Viewer, name: str) 
         ],
         "per_year": [{"year": year, "papers": n} for year, n in profile.per_year],
         "years_chart": years_chart(display, profile.per_year),
-        # The follow button (accounts) plugs in here: {"following": bool, "url": ...}.
-        "follow": None,
+        "follow": follow_state(library, current, "author", profile.name),
     }
 
 
@@ -230,8 +241,7 @@ def category_data(request: Request, library: Library, current: Viewer, code: str
             for c, n in overview.neighbours
         ],
         "neighbour_sample": overview.neighbour_sample,
-        # The follow button (accounts) plugs in here: {"following": bool, "url": ...}.
-        "follow": None,
+        "follow": follow_state(library, current, "category", code),
     }
 
 
