@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     index_follow: bool = True
     index_follow_seconds: float = Field(30.0, ge=0.1, le=3600)
     submissions_interval_seconds: int = Field(900, ge=10)
+    # Alerts for followed authors, papers, categories and searches are looked for this
+    # often (and right before each digest run).
+    alerts_interval_seconds: int = Field(600, ge=10)
     # A worker holds a running job for this long and renews the hold every third of
     # it; a crashed worker's job is taken over by another once the hold lapses.
     job_lease_seconds: int = Field(300, ge=10)

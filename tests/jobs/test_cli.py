@@ -75,7 +75,7 @@ def test_jobs_list_pause_resume_and_errors(settings: Settings) -> None:
     jobs = {job["name"]: job for job in json.loads(listed.stdout)}
     assert set(jobs) == {
         "harvest-arxiv", "harvest-hf", "index-sync", "submissions", "digest-daily",
-        "digest-weekly",
+        "digest-weekly", "alerts",
     }  # fmt: skip
     assert jobs["harvest-arxiv"]["schedule"] == "daily 03:30"
     assert jobs["index-sync"]["paused"] is False
@@ -143,7 +143,7 @@ def test_worker_once_runs_due_jobs_end_to_end(
     assert once.returncode == 0, once.stderr
     runs = {run["name"]: run for run in json.loads(once.stdout)}
     # Only the interval jobs are due on a fresh install; daily ones wait for their time.
-    assert set(runs) == {"index-sync", "submissions"}
+    assert set(runs) == {"alerts", "index-sync", "submissions"}
     assert runs["submissions"]["result"] == {"fetched": 1}
     assert submission_status(settings) == "fetched"
     assert "job submissions: started on cron-1" in once.stderr
@@ -264,5 +264,6 @@ def test_idle_worker_stops_on_sigint(settings: Settings) -> None:
         worker.stop()
     worker.wait_for("worker w-idle stopped")
     assert all(
-        job_row(settings, name)["locked_by"] is None for name in ("index-sync", "submissions")
+        job_row(settings, name)["locked_by"] is None
+        for name in ("alerts", "index-sync", "submissions")
     )

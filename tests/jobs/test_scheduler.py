@@ -60,7 +60,7 @@ def test_builtin_jobs_created_once_with_first_runs(library: Library, clock: Cloc
     scheduler = make_scheduler(library, clock)
     jobs = {job.name: job for job in scheduler.jobs()}
     assert sorted(jobs) == [
-        "digest-daily", "digest-weekly", "harvest-arxiv", "harvest-hf", "index-sync",
+        "alerts", "digest-daily", "digest-weekly", "harvest-arxiv", "harvest-hf", "index-sync",
         "submissions",
     ]  # fmt: skip
     assert jobs["harvest-arxiv"].params == {"sets": ["cs"]}
@@ -96,7 +96,7 @@ def test_changed_settings_reschedule_builtin_jobs(
 def test_run_due_runs_due_jobs_and_schedules_the_next_run(library: Library, clock: Clock) -> None:
     scheduler = make_scheduler(library, clock)
     runs = {run.name: run for run in scheduler.run_due()}
-    assert sorted(runs) == ["index-sync", "submissions"]  # the interval jobs
+    assert sorted(runs) == ["alerts", "index-sync", "submissions"]  # the interval jobs
     assert runs["submissions"].status == "ok"
     assert runs["submissions"].result == {"fetched": 0}
     job = scheduler.job("submissions")
@@ -172,7 +172,7 @@ def test_crashed_workers_job_is_taken_over_after_its_lease(
 def test_paused_jobs_wait_for_resume_but_run_by_hand(library: Library, clock: Clock) -> None:
     scheduler = make_scheduler(library, clock)
     assert scheduler.pause("submissions").paused
-    assert [run.name for run in scheduler.run_due()] == ["index-sync"]
+    assert [run.name for run in scheduler.run_due()] == ["alerts", "index-sync"]
     run = scheduler.run_job("submissions")  # by hand: same code, same bookkeeping
     assert run.status == "ok"
     job = scheduler.job("submissions")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from paperfeed.cli import digest, jobs, library, papers, search, serve, users
+from paperfeed.cli import digest, follows, jobs, library, papers, search, serve, users
 from paperfeed.cli.context import Context
 
 #: Every top-level command, by module (``paperfeed --help`` lists them alphabetically).
@@ -18,10 +18,11 @@ COMMANDS: list[click.Command] = [
     library.backup,
     papers.papers,
     serve.serve,
-    search.search, search.related, search.index, search.embed,
+    search.search, search.related, search.trend, search.index, search.embed,
     users.users,
     jobs.worker, jobs.jobs,
     digest.digest, digest.subscribe, digest.subscribers,
+    follows.follow, follows.follows, follows.unfollow, follows.alerts,
 ]  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""Community features: accounts, upvotes, collections and paper submissions.
+"""Community features: accounts, upvotes, collections, paper submissions and follows.
 
 from paperfeed.community import Community, RateLimited
 community = library.community

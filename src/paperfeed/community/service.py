@@ -1,4 +1,4 @@
-"""The community service: accounts, votes, collections and submissions over one storage.
+"""The community service: accounts, votes, collections, submissions and follows over one storage.
 
 The Library creates one :class:`Community` (``library.community``); web views,
 the API and the CLI call it. Methods raise :class:`~paperfeed.errors.InputError`
@@ -16,6 +16,7 @@ from argon2 import PasswordHasher
 
 from paperfeed.community.accounts import AccountsMixin
 from paperfeed.community.collections import CollectionsMixin
+from paperfeed.community.follows import FollowsMixin
 from paperfeed.community.submissions import SubmissionsMixin
 from paperfeed.community.votes import VotesMixin
 from paperfeed.models import utc_now
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from paperfeed.storage import Storage
 
 
-class Community(AccountsMixin, VotesMixin, CollectionsMixin, SubmissionsMixin):
+class Community(AccountsMixin, VotesMixin, CollectionsMixin, SubmissionsMixin, FollowsMixin):
     """Community features over ``storage``.
 
     ``password_hasher`` defaults to argon2-cffi's recommended argon2id parameters;

@@ -14,7 +14,8 @@ the order of inputs does not matter for counts:
 
 * a newer arXiv version wins every field it has; for the same version the more
   trusted source (``SOURCE_RANK``) wins, and on a tie the later ``updated_at``
-  wins, else the stored value stays;
+  wins; with the same ``updated_at`` the source that supplied the stored metadata
+  wins again (arXiv edits a version's comments in place), else the stored value stays;
 * empty values never erase stored ones; gaps are always filled;
 * dates keep the earliest publication/listing/featured day and the latest update;
 * counts from sources (upvotes, comments, stars) only grow: the maximum is kept.
@@ -97,6 +98,10 @@ def _record_wins(row: dict[str, Any], record: PaperRecord, rank: int) -> bool:
     if rank != row["metadata_rank"]:
         return rank > row["metadata_rank"]
     incoming_update = instant_text(record.updated_at)
+    if incoming_update and incoming_update == row["updated_at"]:
+        # The same version seen again by the source that supplied it: its newer
+        # metadata wins (arXiv edits a version's comments and journal-ref in place).
+        return record.source == row["metadata_source"]
     return bool(
         incoming_update and (row["updated_at"] is None or incoming_update > row["updated_at"])
     )

@@ -26,6 +26,7 @@ from paperfeed.errors import ConfigError
 from paperfeed.jobs.schedule import JobContext, JobFunction, JobOutcome, JobSpec, Schedule
 from paperfeed.models import IngestReport
 from paperfeed.models.digest import Cadence, DigestRunReport
+from paperfeed.models.follows import AlertRunReport
 from paperfeed.settings import Settings
 from paperfeed.storage import Storage
 from paperfeed.storage.values import parse_instant
@@ -55,6 +56,9 @@ class JobHost(Protocol):
     def send_digests(self, cadence: Cadence, *, now: datetime, worker: str) -> DigestRunReport:
         """Send the due digests of ``cadence`` (each exactly once)."""
 
+    def detect_alerts(self) -> AlertRunReport:
+        """Make the alerts of follows from the change log (each at most once)."""
+
 
 log = logging.getLogger("paperfeed.scheduler")
 
@@ -75,6 +79,7 @@ def builtin_jobs(settings: Settings) -> list[JobSpec]:
                 Schedule("interval", seconds=settings.index_sync_interval_seconds)),
         JobSpec("submissions", "submissions",
                 Schedule("interval", seconds=settings.submissions_interval_seconds)),
+        JobSpec("alerts", "alerts", Schedule("interval", seconds=settings.alerts_interval_seconds)),
         JobSpec("digest-daily", "digest",
                 Schedule.parse(f"daily {settings.digest_daily_time}"), {"cadence": "daily"}),
         JobSpec("digest-weekly", "digest", Schedule.parse(weekly), {"cadence": "weekly"}),
@@ -215,6 +220,10 @@ def run_digest(host: JobHost, context: JobContext) -> JobOutcome:
     return JobOutcome(f"skipped: {reason}" if reason else "ok", summary(report))
 
 
+def run_alerts(host: JobHost, context: JobContext) -> JobOutcome:
+    return JobOutcome("ok", summary(host.detect_alerts()))
+
+
 def builtin_kinds(host: JobHost) -> dict[str, JobFunction]:
     """The job kinds by name, bound to ``host``. A row whose kind is missing here
     fails with a clear error."""
@@ -224,4 +233,5 @@ def builtin_kinds(host: JobHost) -> dict[str, JobFunction]:
         "index-sync": partial(run_index_sync, host),
         "submissions": partial(run_submissions, host),
         "digest": partial(run_digest, host),
+        "alerts": partial(run_alerts, host),
     }

@@ -13,6 +13,7 @@ from paperfeed.storage.base import Database
 from paperfeed.storage.checkpoints import CheckpointStore
 from paperfeed.storage.collections import CollectionStore
 from paperfeed.storage.digests import DigestStore
+from paperfeed.storage.follows import FollowStore
 from paperfeed.storage.jobs import JobStore
 from paperfeed.storage.papers import PaperStore
 from paperfeed.storage.sendlog import SendLogStore
@@ -39,6 +40,7 @@ class Storage:
         self.digests = DigestStore(db)
         self.send_log = SendLogStore(db)
         self.jobs = JobStore(db)
+        self.follows = FollowStore(db)
 
     def migrate(self) -> list[int]:
         return self.db.migrate()

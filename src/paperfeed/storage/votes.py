@@ -5,6 +5,10 @@ by ``source_upvotes + local_upvotes`` without a join; every change to ``votes``
 adjusts it in the same transaction, by a relative ``UPDATE`` so concurrent voters
 never overwrite each other. ``recount`` rebuilds it from ``votes`` if it ever drifts
 (e.g. after deleting users by hand).
+
+Every vote also appends the paper to the ``paper_changes`` log: the keyword index
+re-reads its upvote count from there, and alerts see a followed paper's upvotes
+reach a follower's threshold.
 """
 
 from __future__ import annotations
@@ -12,11 +16,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from paperfeed.models import utc_now
 from paperfeed.models.community import Vote
 from paperfeed.storage.base import Database, Transaction
 from paperfeed.storage.values import instant_text, parse_instant
 
 _CHUNK = 500
+
+
+def _log_change(tx: Transaction, paper_id: str, at: datetime | None) -> None:
+    tx.execute(
+        "INSERT INTO paper_changes (paper_id, kind, changed_at) VALUES (?, 'upsert', ?)",
+        (paper_id, instant_text(at or utc_now())),
+    )
 
 
 class VoteStore:
@@ -36,6 +48,7 @@ class VoteStore:
             tx.execute(
                 "UPDATE papers SET local_upvotes = local_upvotes + 1 WHERE id = ?", (paper_id,)
             )
+            _log_change(tx, paper_id, at)
         return bool(added)
 
     def remove(self, tx: Transaction, user_id: int, paper_id: str) -> bool:
@@ -46,6 +59,7 @@ class VoteStore:
             tx.execute(
                 "UPDATE papers SET local_upvotes = local_upvotes - 1 WHERE id = ?", (paper_id,)
             )
+            _log_change(tx, paper_id, None)
         return bool(removed)
 
     def total(self, tx: Transaction, paper_id: str) -> int | None:
