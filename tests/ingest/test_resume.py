@@ -59,7 +59,11 @@ def dump(settings: Settings) -> dict[str, list[tuple]]:
     return {
         "papers": [tuple(v for k, v in row.items() if k not in skip) for row in papers],
         "sources": [tuple(v for k, v in row.items() if k not in skip) for row in sources],
-        "checkpoints": [tuple(row.values()) for row in checkpoints],
+        # The embedding step's checkpoint names the change log by its first entry's time.
+        "checkpoints": [
+            (row["key"], re.sub(r'"origin":"[^"]*"', "", row["state"]), row["done"])
+            for row in checkpoints
+        ],
     }
 
 

@@ -118,6 +118,29 @@ def test_sorts(corpus: Library) -> None:
     assert short(found(corpus, "cat:cs.CL")) == [5, 4]
 
 
+def test_votes_order_the_upvotes_sort_without_rewriting_the_index(corpus: Library) -> None:
+    community = corpus.community
+    voters = [
+        community.create_user(f"voter{n}", f"voter{n}@example.org", "a long enough password")
+        for n in range(100)
+    ]
+    for voter in voters:  # 100 votes lift paper 7 above 5 (90 upvotes) and 4 (40)
+        community.upvote(voter.id, "2401.00007")
+    # The order comes from the database's counts: right at once, before any sync.
+    assert short(found(corpus, "language", sort="upvotes")) == [7, 5, 4]
+    before = corpus.search_status()["keyword"]
+    report = corpus.sync_search(embed=False)["keyword"]
+    after = corpus.search_status()["keyword"]
+    # The votes were logged as changes and applied, yet no document was replaced.
+    assert report["applied"] == 1 and after["changes_behind"] == 0
+    assert after["replaced_since_build"] == before["replaced_since_build"] == 0
+    assert short(found(corpus, "language", sort="upvotes")) == [7, 5, 4]
+    # Pages past the upvoted matches continue with the others, newest first.
+    assert short(found(corpus, "models", sort="upvotes")) == [7, 5, 4, 1]
+    page = corpus.search("models", mode="keyword", sort="upvotes", limit=2, offset=2)
+    assert short(ids(page)) == [4, 1] and page.total == 4
+
+
 def test_pagination_has_totals_and_disjoint_pages(corpus: Library) -> None:
     add(corpus, *(record(f"2402.{i:05d}", f"Sparse experts {i}", "Experts again.",
                          listed_on=date(2024, 4, 1 + i % 20)) for i in range(1, 26)))  # fmt: skip

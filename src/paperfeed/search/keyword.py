@@ -22,8 +22,15 @@ tantivy's own writer lock; a sync that finds it held by another process skips wi
 a message instead of waiting.
 
 Ordering is deterministic whatever the history of the index: hits with equal BM25
-scores are ordered newest, then most upvoted, then by a hash of the paper id (the
-``newest_key`` fast field), never by tantivy's internal document order.
+scores are ordered newest, then by a hash of the paper id (the ``newest_key`` fast
+field), never by tantivy's internal document order.
+
+Upvotes are not in the index: they change with every vote, and replacing a
+document for each one would churn the index on every node (and leave BM25
+statistics counting the replaced copies until tantivy merges them away). A sync
+therefore skips a paper whose indexed fields are unchanged (the ``doc_hash`` fast
+field), and "most upvoted first" is answered from the database's counts
+(:meth:`KeywordIndex.search`, ``sort="upvotes"``).
 """
 
 from __future__ import annotations
@@ -72,12 +79,13 @@ from paperfeed.storage.base import Row
 from paperfeed.storage.values import instant_text, parse_json
 
 #: Bump when the schema or analyzers change: older generations are then rebuilt.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _DAY_ZERO = date(1990, 1, 1)  # day numbers start here (arXiv began in 1991)
 _TIE_BITS = 28
-_UPVOTE_CAP = (1 << 20) - 1
 #: How far past the requested page a relevance search reads to order tied scores.
 TIE_WINDOW = 2000
+#: Upvoted papers checked against a query at a time, for the most-upvoted sort.
+_UPVOTED_PAGE = 2000
 SYNC_BATCH = 10_000
 SYNC_HEAP_BYTES = 64_000_000
 REBUILD_HEAP_BYTES = 256_000_000
@@ -132,7 +140,7 @@ def build_schema() -> tantivy.Schema:
     builder.add_boolean_field("has_code", indexed=True, fast=True)
     builder.add_integer_field("id_hash", fast=True)
     builder.add_integer_field("newest_key", fast=True)
-    builder.add_integer_field("upvotes_key", fast=True)
+    builder.add_integer_field("doc_hash", fast=True)  # of the indexed fields (not upvotes)
     return builder.build()
 
 
@@ -171,19 +179,27 @@ def day_number(value: date | str | None) -> int:
     return max(1, (day - _DAY_ZERO).days + 1)
 
 
-def sort_keys(day: int, upvotes: int, paper_id: str) -> tuple[int, int]:
-    """``(newest_key, upvotes_key)``: day, upvotes and an id hash packed into one
-    integer each, so tantivy sorts by all three in one fast-field pass."""
+def newest_key(day: int, paper_id: str) -> int:
+    """Day and an id hash packed into one integer, so tantivy sorts newest first with
+    a stable order within a day in one fast-field pass."""
     tie = id_hash(paper_id) & ((1 << _TIE_BITS) - 1)
-    up = min(max(upvotes, 0), _UPVOTE_CAP)
-    day = min(day, (1 << 15) - 1)
-    return (day << 48) | (up << _TIE_BITS) | tie, (up << 43) | (day << _TIE_BITS) | tie
+    return (min(day, (1 << 15) - 1) << 48) | tie
+
+
+def document_hash(row: Row) -> int:
+    """A 63-bit hash of what the index holds of a paper: equal means a change to the
+    paper (its upvotes, its sources) need not replace its document."""
+    fields = (
+        row["id"], row["title"] or "", row["abstract"] or "", row["authors"] or "",
+        row["categories"] or "", str(row["feed_date"] or ""), bool(row["code_url"]),
+    )  # fmt: skip
+    digest = hashlib.blake2b(json.dumps(fields).encode(), digest_size=8).digest()
+    return int.from_bytes(digest) >> 1
 
 
 def make_document(row: Row) -> tantivy.Document:
     paper_id = row["id"]
     day = day_number(row["feed_date"])
-    newest, by_upvotes = sort_keys(day, int(row["upvotes"] or 0), paper_id)
     doc = tantivy.Document()
     doc.add_text("id", paper_id)
     doc.add_text("title", row["title"] or "")
@@ -195,8 +211,8 @@ def make_document(row: Row) -> tantivy.Document:
     doc.add_integer("day", day)
     doc.add_boolean("has_code", bool(row["code_url"]))
     doc.add_integer("id_hash", id_hash(paper_id))
-    doc.add_integer("newest_key", newest)
-    doc.add_integer("upvotes_key", by_upvotes)
+    doc.add_integer("newest_key", newest_key(day, paper_id))
+    doc.add_integer("doc_hash", document_hash(row))
     return doc
 
 
@@ -415,15 +431,50 @@ class KeywordIndex:
         searcher = generation.index.searcher()
         if sort == "relevance" and compiled.scored:
             return self._by_score(searcher, query, offset, limit)
+        if sort == "upvotes":
+            return self._by_upvotes(searcher, generation.fields.schema, query, offset, limit)
         # Newest first also stands in for relevance when nothing in the query scores
         # (only cat:/id: terms, exclusions): every hit would tie.
-        key = "upvotes_key" if sort == "upvotes" else "newest_key"
+        return self._by_newest(searcher, query, offset, limit)
+
+    @staticmethod
+    def _by_newest(searcher: Any, query: Query, offset: int, limit: int) -> KeywordHits:
         result = searcher.search(
-            query, max(limit, 1), count=True, order_by_field=key, offset=offset
+            query, max(limit, 1), count=True, order_by_field="newest_key", offset=offset
         )
         hits = result.hits[:limit]
         ids = [searcher.doc(address)["id"][0] for _, address in hits]
         return KeywordHits(ids, [0.0] * len(ids), result.count)
+
+    def _by_upvotes(
+        self, searcher: Any, schema: tantivy.Schema, query: Query, offset: int, limit: int
+    ) -> KeywordHits:
+        """Most upvoted first, by the database's current counts (votes are not in the
+        index): the upvoted papers, in the order of the feeds' upvote sort, are checked
+        against the query a page at a time; the papers without upvotes follow, newest
+        first. Few papers have upvotes (those featured on a daily list, or voted on
+        here), so this reads a few pages at most."""
+        wanted = offset + limit
+        upvoted: list[str] = []
+        exhausted = True
+        for page in self.storage.papers.upvoted_ids(page_size=_UPVOTED_PAGE):
+            upvoted += _matching_ids(searcher, schema, query, page)
+            if len(upvoted) >= wanted:
+                exhausted = False
+                break
+        total = searcher.search(query, 1, count=True).count
+        ids = upvoted[offset:wanted]
+        if exhausted and len(ids) < limit:
+            # Past the upvoted matches: the rest, newest first, without those.
+            rest = query
+            if upvoted:
+                rest = Query.boolean_query([
+                    (Occur.Must, query),
+                    (Occur.MustNot, Query.term_set_query(schema, "id", upvoted)),
+                ])  # fmt: skip
+            tail = self._by_newest(searcher, rest, max(offset - len(upvoted), 0), limit - len(ids))
+            ids += tail.ids
+        return KeywordHits(ids, [0.0] * len(ids), total)
 
     @staticmethod
     def _by_score(searcher: Any, query: Query, offset: int, limit: int) -> KeywordHits:
@@ -666,16 +717,26 @@ class KeywordIndex:
                 dict.fromkeys(r["paper_id"] for r in changes if r["kind"] != VECTOR_CHANGE)
             )
             rows = index_rows(self.storage, paper_ids)
+            indexed = _indexed_hashes(generation, paper_ids)
+            replaced = 0
             for paper_id in paper_ids:
                 # The database row as it is now decides: deleted (or re-keyed away) ->
-                # gone; otherwise replaced. Replaying a change twice is harmless.
-                writer.delete_documents_by_term("id", paper_id)
-                if paper_id in rows:
-                    writer.add_document(make_document(rows[paper_id]))
-            writer.commit()
+                # gone; changed -> replaced; the same indexed fields (a vote, a new
+                # source of the same text) -> left alone. Replaying a change is harmless.
+                row = rows.get(paper_id)
+                if row is not None and indexed.get(paper_id) == document_hash(row):
+                    continue
+                if paper_id in indexed:
+                    writer.delete_documents_by_term("id", paper_id)
+                if row is not None:
+                    writer.add_document(make_document(row))
+                replaced += 1
+            if replaced:
+                writer.commit()
+                generation.index.reload()  # the next batch compares with this one's
             cursor.advance(changes)
             state.update(cursor.as_dict())
-            state["replaced"] = int(state.get("replaced", 0)) + len(paper_ids)
+            state["replaced"] = int(state.get("replaced", 0)) + replaced
             generation.save_state(state)
             applied += len(paper_ids)
             progress.advance(len(paper_ids))
@@ -785,6 +846,36 @@ class KeywordIndex:
             "updated_at": state.get("updated_at"),
             "size_bytes": sum(f.stat().st_size for f in generation.path.iterdir() if f.is_file()),
         }
+
+
+def _indexed_hashes(generation: _Generation, paper_ids: Sequence[str]) -> dict[str, int]:
+    """``doc_hash`` of those of ``paper_ids`` the index holds."""
+    if not paper_ids:
+        return {}
+    searcher = generation.index.searcher()
+    query = Query.term_set_query(generation.fields.schema, "id", list(paper_ids))
+    addresses = [address for _, address in searcher.search(query, len(paper_ids), count=False).hits]
+    by_hash = {id_hash(pid): pid for pid in paper_ids}
+    found = zip(
+        searcher.fast_field_values("id_hash", addresses),
+        searcher.fast_field_values("doc_hash", addresses),
+        strict=True,
+    )
+    return {by_hash[key]: int(value) for key, value in found if key in by_hash}
+
+
+def _matching_ids(
+    searcher: Any, schema: tantivy.Schema, query: Query, paper_ids: Sequence[str]
+) -> list[str]:
+    """Those of ``paper_ids`` that ``query`` matches, in the order given."""
+    if not paper_ids:
+        return []
+    both = Query.boolean_query(
+        [(Occur.Must, Query.term_set_query(schema, "id", list(paper_ids))), (Occur.Must, query)]
+    )
+    result = searcher.search(both, len(paper_ids), count=False)
+    hashes = set(searcher.fast_field_values("id_hash", [address for _, address in result.hits]))
+    return [pid for pid in paper_ids if id_hash(pid) in hashes]
 
 
 def _restrict(query: Query, schema: tantivy.Schema, filters: SearchFilters | None) -> Query:

@@ -231,10 +231,6 @@ class SearchService:
             )
             if pid in papers
         ]
-        if results.sort == "upvotes":
-            # The index has upvotes as of the paper's last change; votes cast since then
-            # are in the database: order the page by those (stable: ties keep index order).
-            hits.sort(key=lambda hit: -hit.paper.upvotes)
         results.hits = hits
         results.total = found.total
         if found.relaxed:

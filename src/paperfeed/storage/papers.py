@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from typing import Any, Literal
 
@@ -179,6 +179,23 @@ class PaperStore:
             (limit,),
         )
         return [parse_day(row["feed_date"]) for row in rows]  # type: ignore[misc]
+
+    def upvoted_ids(self, *, page_size: int = 2000) -> Iterator[list[str]]:
+        """Ids of the papers with upvotes, most upvoted first (ties: newer feed day,
+        then higher id, as the feeds' upvote sort), a page at a time."""
+        offset = 0
+        while True:
+            rows = self.db.query(
+                "SELECT id FROM papers WHERE source_upvotes + local_upvotes > 0"
+                " ORDER BY source_upvotes + local_upvotes DESC, feed_date DESC, id DESC"
+                " LIMIT ? OFFSET ?",
+                (page_size, offset),
+            )
+            if rows:
+                yield [row["id"] for row in rows]
+            if len(rows) < page_size:
+                return
+            offset += page_size
 
     def latest_day(self, on_or_before: date | None = None) -> date | None:
         """The newest feed day (up to ``on_or_before``): one index seek, unlike ``feed_days``."""
