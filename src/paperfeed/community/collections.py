@@ -151,8 +151,8 @@ class CollectionsMixin:
             if name is not None:
                 changes["name"] = _check_name(name)
                 stem = slugify(changes["name"])
-                if not _slug_fits(current.slug, stem):
-                    taken = store.slugs_of(tx, user_id, stem) - {current.slug}
+                if not _slug_fits(current.slug, stem):  # slugs are unique per owner
+                    taken = store.slugs_of(tx, current.owner_id, stem) - {current.slug}
                     changes["slug"] = free_slug(stem, taken)
             if not store.update(tx, collection_id, changes):
                 raise InputError("another collection just took that name; try again")
