@@ -7,7 +7,7 @@ Layers, bottom to top (a module may import its own layer and the ones below):
    paperfeed imports above them)
 1. ``storage``
 2. ``sources``, ``ingest``
-3. ``search``, ``rank``, ``community``
+3. ``search``, ``rank``, ``community``, ``explore`` (trends, author/category pages, the map)
 4. ``jobs``, ``digest``
 5. ``library`` (the façade)
 6. ``cli``, ``web``, ``__main__`` and the package's own ``__init__`` (its public names)
@@ -33,7 +33,7 @@ LAYERS: dict[str, int] = {
     "models": 0, "settings": 0, "errors": 0, "progress": 0, "latex": 0, "fileio": 0, "http": 0,
     "storage": 1,
     "sources": 2, "ingest": 2,
-    "search": 3, "rank": 3, "community": 3,
+    "search": 3, "rank": 3, "community": 3, "explore": 3,
     "jobs": 4, "digest": 4,
     "library": 5,
     "cli": 6, "web": 6, "__main__": 6,

@@ -21,6 +21,11 @@ from paperfeed.community.alerts import AlertDetector
 from paperfeed.community.profiles import ImportReport
 from paperfeed.digest.service import Delivery
 from paperfeed.errors import InputError, NotFoundError, SourceError
+from paperfeed.explore.authors import AuthorProfile, Authors
+from paperfeed.explore.categories import Categories, CategoryOverview, CategoryPeriod
+from paperfeed.explore.fieldmap import FieldMap
+from paperfeed.explore.mapview import MAX_HIGHLIGHTS, MapPoint, MapView, view, where
+from paperfeed.explore.trends import Granularity, Trend, Trends
 from paperfeed.ingest.pipeline import IngestPipeline
 from paperfeed.jobs.builtin import builtin_jobs, builtin_kinds
 from paperfeed.jobs.schedule import JobFunction
@@ -31,6 +36,7 @@ from paperfeed.models.follows import AlertRunReport
 from paperfeed.progress import Progress
 from paperfeed.rank.trending import TrendingScore, rank_trending, trending_window
 from paperfeed.search.models import SearchFilters, SearchHit, SearchMode, SearchResults, SearchSort
+from paperfeed.search.query import parse_query
 from paperfeed.search.service import EmbedChoice, RelatedMethod, SearchService
 from paperfeed.settings import Settings
 from paperfeed.sources.base import Source
@@ -38,6 +44,9 @@ from paperfeed.storage import Storage, open_storage
 from paperfeed.storage.papers import PaperSort
 
 FeedPeriod = Literal["day", "week", "month"]
+#: What a signed-in user can show on the map.
+MapShow = Literal["upvotes", "collections"]
+MAP_SHOWS: tuple[MapShow, ...] = ("upvotes", "collections")
 
 
 def period_bounds(period: FeedPeriod, day: date) -> tuple[date, date]:
@@ -83,6 +92,13 @@ class Library:
         # Keyword/semantic/hybrid search and related papers; indexes under data_dir/index
         # (derived caches of the database). Opens nothing until first used.
         self.search_service = SearchService(storage, settings, settings.data_dir / "index")
+        # Trends, author and category pages: counts from the keyword index.
+        keyword, ensure = self.search_service.keyword, self.search_service.ensure_keyword_index
+        self.trends = Trends(keyword, ensure)
+        self.authors = Authors(storage, keyword, ensure)
+        self.categories = Categories(storage, keyword, ensure)
+        # The map of the field: positions from the vectors, a cache under index/map.
+        self.field_map = FieldMap(storage, settings.data_dir / "index" / "map", self._map_model)
         # E-mail digests: subscribers, composing, sending (no work until first used).
         self.delivery = Delivery(storage, settings, search=self.search)
         # Jobs (harvests, index sync, digests) run through here, by a worker or by hand.
@@ -495,18 +511,126 @@ class Library:
         """Papers most like ``paper_id`` (itself and its copies left out)."""
         return self.search_service.related(self.paper(paper_id).id, limit=limit, method=method)
 
+    # -- pictures and browsing (paperfeed.explore) ---------------------------------------
+
+    def trend(
+        self,
+        queries: Sequence[str],
+        *,
+        granularity: Granularity | Literal["auto"] = "auto",
+        filters: SearchFilters | None = None,
+    ) -> Trend:
+        """Papers matching each query (up to four) per week or month, with each
+        period's share of all papers; the query language is search's."""
+        return self.trends.trend(queries, granularity=granularity, filters=filters)
+
+    def author(
+        self, name: str, *, offset: int = 0, limit: int = 20, initials: bool = False
+    ) -> AuthorProfile:
+        """An author's papers (newest first), co-authors, categories and papers per year;
+        spellings that ``au:`` search treats alike are merged (the profile lists them)."""
+        return self.authors.profile(name, offset=offset, limit=limit, initials=initials)
+
+    def category(
+        self,
+        code: str,
+        *,
+        period: CategoryPeriod = "day",
+        day: date | None = None,
+        limit: int = 30,
+        offset: int = 0,
+    ) -> CategoryOverview:
+        """A category's feed for a day or week, its trending papers and its neighbours."""
+        return self.categories.overview(code, period=period, day=day, limit=limit, offset=offset)
+
+    def map_view(
+        self,
+        *,
+        x: float | None = None,
+        y: float | None = None,
+        zoom: float = 1.0,
+        query: str | None = None,
+        user_id: int | None = None,
+        show: MapShow | None = None,
+        focus: str | None = None,
+    ) -> MapView | None:
+        """One view of the map of the field (None until the map is built): a sample of
+        the papers in the window, highlighting the keyword matches of ``query`` or
+        the user's upvoted papers or collections (``show``)."""
+        snapshot = self.field_map.snapshot()
+        if snapshot is None:
+            return None
+        ids: list[str] = []
+        total = None
+        if query:
+            parsed = parse_query(query)
+            self.search_service.ensure_keyword_index()
+            found = self.search_service.keyword.search(parsed, limit=MAX_HIGHLIGHTS)
+            ids, total = found.ids, found.total
+        elif show is not None:
+            if show not in MAP_SHOWS:
+                raise InputError(f"show must be one of {', '.join(MAP_SHOWS)}")
+            if user_id is not None:
+                ids = self.user_papers(user_id, show)
+        return view(
+            snapshot, x=x, y=y, zoom=zoom, highlight_ids=ids, highlight_total=total,
+            focus_id=focus,
+        )  # fmt: skip
+
+    def map_position(self, paper_id: str) -> tuple[MapPoint, MapView] | None:
+        """Where a paper sits on the map, with the whole-map view around it."""
+        snapshot = self.field_map.snapshot()
+        if snapshot is None:
+            return None
+        point = where(snapshot, paper_id)
+        return None if point is None else (point, view(snapshot, max_points=1500))
+
+    def paper_titles(self, paper_ids: Sequence[str]) -> dict[str, str]:
+        """Titles (readable, as stored) of those of ``paper_ids`` that exist."""
+        titles: dict[str, str] = {}
+        unique = list(dict.fromkeys(paper_ids))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            rows = self.storage.db.query(
+                f"SELECT id, title FROM papers WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+            )
+            titles.update((row["id"], row["title"]) for row in rows)
+        return titles
+
+    def user_papers(self, user_id: int, show: MapShow, *, limit: int = MAX_HIGHLIGHTS) -> list[str]:
+        """Ids of a user's upvoted papers, or of the papers in their collections."""
+        community = self.community
+        if show == "upvotes":
+            return [p.id for p in community.upvoted_papers(user_id, limit=limit)]
+        ids: list[str] = []
+        for collection in community.collections_of(user_id):
+            papers = community.collection_papers(collection.id, viewer_id=user_id, limit=limit)
+            ids.extend(p.id for p in papers)
+        return list(dict.fromkeys(ids))[:limit]
+
     def sync_search(
         self, progress: Progress | None = None, *, embed: EmbedChoice = True
     ) -> dict[str, Any]:
-        """Bring the search indexes up to date with the database's change log."""
-        return self.search_service.sync(progress, embed=embed)
+        """Bring the search indexes and the map up to date with the database's change log
+        (the map after the vectors: it places the papers they just embedded)."""
+        report = self.search_service.sync(progress, embed=embed)
+        report["map"] = self.field_map.sync(progress)
+        return report
 
     def rebuild_search(self, progress: Progress | None = None) -> dict[str, Any]:
-        """Rebuild the search indexes from the database (they are caches of it)."""
-        return self.search_service.rebuild(progress)
+        """Rebuild the search indexes and refit the map from the database (they are
+        caches of it)."""
+        report = self.search_service.rebuild(progress)
+        report["map"] = self.field_map.rebuild(progress)
+        return report
 
     def search_status(self) -> dict[str, Any]:
-        return self.search_service.status()
+        return {**self.search_service.status(), "map": self.field_map.status()}
+
+    def _map_model(self) -> str | None:
+        """The model whose vectors the map draws: the vector index's."""
+        vectors = self.search_service.vectors
+        return None if vectors is None else vectors.model_id
 
     def embed(
         self, *, bulk: bool = False, rebuild: bool = False, progress: Progress | None = None
@@ -523,7 +647,10 @@ class Library:
             self.storage, self.settings.data_dir / "index" / "vectors"
         )
         embedded = vectors.sync(embedder, progress=progress, force=rebuild)
-        return {"embedded": embedded, "model_id": embedder.model_id, "index": vectors.status()}
+        return {
+            "embedded": embedded, "model_id": embedder.model_id, "index": vectors.status(),
+            "map": self.field_map.sync(progress),
+        }  # fmt: skip
 
     def stats(self) -> dict[str, Any]:
         stats = self.storage.papers.stats()

@@ -52,7 +52,10 @@ def test_daily_page_lists_the_days_papers_by_upvotes_with_day_navigation(
     assert 'rel="prev"' not in response.text  # nothing before the first day
     assert ">7</span>" in response.text  # the upvote count on the card
     assert "Code</a>" in response.text  # the code badge of 00001
-    assert "Zesen Cheng, Hang Zhang, Kehan Li and 1 more" in response.text
+    assert (  # the first three authors, each a link to their page, then how many more
+        '<a href="/authors/Zesen%20Cheng">Zesen Cheng</a>, <a href="/authors/Hang%20Zhang">'
+        'Hang Zhang</a>, <a href="/authors/Kehan%20Li">Kehan Li</a> and 1 more'
+    ) in response.text
 
     later = client.get("/papers/date/2024-10-28")
     assert card_ids(later.text) == ["2410.00003"]
@@ -156,7 +159,8 @@ def test_paper_page(client: Client, feed: Library) -> None:
     html = response.text
     assert "Paper 2410.00001: scaling contrastive learning" in html
     assert "Contrastive loss is a powerful approach" in html
-    assert "Zesen Cheng, Hang Zhang, Kehan Li, Sicong Leng" in html
+    for name in ("Zesen Cheng", "Hang Zhang", "Kehan Li", "Sicong Leng"):  # all, as links
+        assert f'<a href="/authors/{name.replace(" ", "%20")}">{name}</a>' in html
     for link in ("https://arxiv.org/abs/2410.00001", "https://arxiv.org/pdf/2410.00001",
                  "https://github.com/a/b"):  # fmt: skip
         assert f'href="{link}"' in html

@@ -28,7 +28,7 @@ COMMANDS: list[click.Command] = [
     library.init, library.import_command, library.demo, library.harvest, library.stats,
     papers.papers,
     serve.serve,
-    search.search, search.related, search.index, search.embed,
+    search.search, search.related, search.trend, search.index, search.embed,
     users.users,
     jobs.worker, jobs.jobs,
     digest.digest, digest.subscribe, digest.subscribers,

@@ -146,6 +146,45 @@ def _print_index_report(context: Context, report: dict[str, Any], as_json: bool)
 
 
 @click.command()
+@click.argument("queries", nargs=-1, required=True)
+@click.option("--per", "granularity", type=click.Choice(["auto", "week", "month"]),
+              default="auto", show_default=True, help="Count per week or per month.")  # fmt: skip
+@click.option("--share", is_flag=True, help="Also show each period's share of all papers.")
+@click.option("--category", help="Only papers in this category (cs.* for a prefix).")
+@click.option("--from", "from_text", help="Feed days from YYYY-MM-DD.")
+@click.option("--to", "to_text", help="Feed days up to YYYY-MM-DD.")
+@json_option
+@pass_context
+@handle_errors
+def trend(
+    context: Context, queries: tuple[str, ...], granularity: str, share: bool,
+    category: str | None, from_text: str | None, to_text: str | None, as_json: bool,
+) -> None:  # fmt: skip
+    """Papers matching up to four searches per week or month (keyword matches, the
+    query language of `paperfeed search`), e.g. paperfeed trend diffusion '"flow matching"'."""
+    filters = SearchFilters(
+        date_from=parse_date(from_text, "--from"), date_to=parse_date(to_text, "--to"),
+        category=category,
+    )  # fmt: skip
+    result = context.library().trend(list(queries), granularity=granularity, filters=filters)  # type: ignore[arg-type]
+    if as_json:
+        context.emit_json(result.as_dict())
+        return
+    table = Table(title=f"Papers per {result.granularity}")
+    table.add_column(result.granularity, no_wrap=True)
+    for line in result.series:
+        table.add_column(line.query, justify="right")
+    table.add_column("all papers", justify="right")
+    for i, period in enumerate(result.periods):
+        cells = [
+            f"{line.counts[i]}" + (f" ({line.shares[i] * 100:.1f}%)" if share else "")
+            for line in result.series
+        ]
+        table.add_row(period.label, *cells, str(result.totals[i]))
+    context.out.print(table)
+
+
+@click.command()
 @click.option("--bulk", is_flag=True,
               help="Use the fast static model distilled from the default one (all of arXiv).")  # fmt: skip
 @click.option("--rebuild", is_flag=True, help="Re-embed every paper, even current ones.")

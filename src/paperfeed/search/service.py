@@ -158,6 +158,10 @@ class SearchService:
             return None, None, "semantic search is unavailable (the embedding model is missing)"
         return embedder, vectors, None
 
+    def ensure_keyword_index(self) -> None:
+        """Build the keyword index if there is none yet (a new install's first search)."""
+        self._ensure_keyword_index()
+
     def _ensure_keyword_index(self) -> None:
         if not self.keyword.exists():
             result = self.keyword.sync()

@@ -34,13 +34,16 @@ from paperfeed.web.render import JSON_TWIN_KEY, Renderer, referer_path, wants_js
 from paperfeed.web.views import (
     account_settings,
     accounts,
+    browse,
     collections,
     feeds,
+    fieldmap,
     follows,
     groups,
     papers,
     profiles,
     search,
+    trends,
 )
 
 #: No inline scripts or styles anywhere; htmx is configured not to inject any.
@@ -130,7 +133,7 @@ def create_app(library: Library, settings: Settings) -> FastAPI:
     # Before the pages: /papers/{id}.md (huggingface_hub's read_paper) is not a paper id.
     app.include_router(api.markdown_router)
     for module in (feeds, papers, search, accounts, account_settings, profiles, collections,
-                   follows, groups):  # fmt: skip
+                   follows, groups, trends, browse, fieldmap):  # fmt: skip
         app.include_router(module.router)
     app.include_router(xml_feeds.router)  # /feeds/*.atom, *.rss
     app.include_router(subscriptions.router)  # /subscribe, /unsubscribe (e-mail digests)

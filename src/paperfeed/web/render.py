@@ -25,6 +25,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from paperfeed.latex import readable
 from paperfeed.settings import Settings
 from paperfeed.web import auth
+from paperfeed.web.charts import Svg
 
 #: Anonymous cards kept rendered (about 1 kB each).
 CARD_CACHE_SIZE = 20_000
@@ -53,7 +54,8 @@ def is_fragment_request(request: Request, target: str) -> bool:
 def jsonable(value: Any) -> Any:
     """View data as JSON-ready values: ISO dates, lists for sets, dicts for dataclasses."""
     if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
+        # Pictures stay on the page; the twin has the numbers they were drawn from.
+        return {str(k): jsonable(v) for k, v in value.items() if not isinstance(v, Svg)}
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
     if isinstance(value, set | frozenset):
@@ -72,6 +74,15 @@ def jsonable(value: Any) -> Any:
 def paper_path(paper_id: str) -> str:
     # Old-style arXiv ids keep their slash (/papers/hep-th/9901001): the route accepts it.
     return "/papers/" + quote(paper_id, safe="/")
+
+
+def author_path(name: str) -> str:
+    """An author's page; any name works (slashes and all are escaped)."""
+    return "/authors/" + quote(" ".join(name.split()), safe="")
+
+
+def category_path(code: str) -> str:
+    return "/categories/" + quote(code, safe=".")
 
 
 _NOT_ID_CHARS = re.compile(r"[^A-Za-z0-9_-]")
@@ -168,6 +179,8 @@ class Renderer:
         self.env.globals.update(
             static=lambda name: f"/static/{name}?v={versions.get(name, '0')}",
             paper_path=paper_path,
+            author_path=author_path,
+            category_path=category_path,
             dom_id=dom_id,
             with_query=with_query,
         )

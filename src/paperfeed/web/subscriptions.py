@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
@@ -29,6 +30,7 @@ from paperfeed.models.digest import (
     Topic,
 )
 from paperfeed.web.auth import client_address, require_user, viewer
+from paperfeed.web.render import with_query
 from paperfeed.web.views.common import done, library_of, page
 
 router = APIRouter(include_in_schema=False)
@@ -199,8 +201,37 @@ def _manage_data(request: Request, **values: Any) -> dict[str, Any]:
         "default_max_papers": library_of(request).settings.digest_max_papers,
         "error": None,
     }
+    data["saved_trend"] = _saved_trend(library_of(request), data["saved_searches"])
     data.update(values)
     return data
+
+
+def topic_query(kind: str, query: str) -> str:
+    """A saved search in the search language (what its trend counts)."""
+    if kind == "author":
+        return 'au:"' + query.replace('"', " ") + '"'
+    if kind == "category":
+        return f"cat:{query}"
+    return query  # keyword, and a semantic topic's words
+
+
+def _saved_trend(library: Any, saved: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The saved searches' trends on one chart (the first four), and a trends link each."""
+    from paperfeed.web.views.trends import trend_view
+
+    queries = list(dict.fromkeys(topic_query(t["kind"], t["query"]) for t in saved))[:4]
+    if not queries:
+        return None
+    try:
+        trend = library.trend(queries)
+    except InputError:  # a saved query the search language rejects: no chart, no error
+        return None
+    view = trend_view(trend, {"share": False}, title="Your saved searches over time")
+    view["url"] = "/trends?" + urlencode([("q", q) for q in queries])
+    view["links"] = [
+        with_query("/trends", {"q": topic_query(t["kind"], t["query"])}) for t in saved
+    ]
+    return view
 
 
 @router.get("/subscribe/manage")

@@ -11,7 +11,15 @@ from paperfeed.latex import readable
 from paperfeed.library import Library
 from paperfeed.models import Paper
 from paperfeed.web.auth import Viewer, require_user, viewer
-from paperfeed.web.render import dom_id, is_fragment_request, paper_path, safe_url, wants_json
+from paperfeed.web.mapsvg import draw_map
+from paperfeed.web.render import (
+    dom_id,
+    is_fragment_request,
+    paper_path,
+    safe_url,
+    wants_json,
+    with_query,
+)
 from paperfeed.web.views.common import (
     done,
     library_of,
@@ -79,6 +87,26 @@ def related_cards(library: Library, paper: Paper, voted: set[str] | None) -> lis
     return [{**paper_card(hit.paper, voted), "score": round(hit.score, 4)} for hit in hits]
 
 
+def map_box(library: Library, paper: Paper) -> dict[str, Any] | None:
+    """Where the paper sits on the map of the field (None: not on it yet)."""
+    placed = library.map_position(paper.id)
+    if placed is None:
+        return None
+    point, whole = placed
+    whole.focus = point
+    hood = next((n for n in whole.neighbourhoods if n.id == point.neighbourhood), None)
+    name = hood.name if hood else None
+    return {
+        "x": round(point.x, 5),
+        "y": round(point.y, 5),
+        "neighbourhood": name,
+        "url": with_query("/map", {"focus": paper.id, "z": 4}),
+        "svg": draw_map(
+            whole, title=f"Where this paper sits on the map: {name}", zoom_link=None, compact=True
+        ),
+    }
+
+
 def paper_data(library: Library, current: Viewer, paper_id: str) -> dict[str, Any]:
     paper = library.paper(paper_id)
     related = related_cards(library, paper, None)
@@ -103,6 +131,7 @@ def paper_data(library: Library, current: Viewer, paper_id: str) -> dict[str, An
         "links": paper_links(paper),
         "related": related,
         "collections": collections_box(library, current, paper.id),
+        "map": map_box(library, paper),
         "follow": paper_follow_state(library, current, paper),
     }
 

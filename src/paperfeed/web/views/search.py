@@ -11,7 +11,7 @@ from paperfeed.errors import InputError
 from paperfeed.library import Library
 from paperfeed.search.models import SEARCH_MODES, SEARCH_SORTS, SearchFilters
 from paperfeed.web.auth import Viewer, viewer
-from paperfeed.web.render import is_fragment_request
+from paperfeed.web.render import is_fragment_request, with_query
 from paperfeed.web.views.common import (
     library_of,
     page,
@@ -70,6 +70,7 @@ def search_data(request: Request, library: Library, current: Viewer) -> dict[str
         "sorts": list(SEARCH_SORTS),
         "results": None,
         "pagination": None,
+        "trend": None,
         "error": None,
         "follow_search": None,
     }
@@ -102,8 +103,25 @@ def search_data(request: Request, library: Library, current: Viewer) -> dict[str
     data["pagination"] = pagination(
         request, total=results.total, page_number=form["page"], page_size=SEARCH_PAGE_SIZE
     )
+    data["trend"] = search_trend(library, form, filters) if form["page"] == 1 else None
     data["follow_search"] = search_follow_state(library, current, form["q"])
     return data
+
+
+def search_trend(library: Library, form: dict[str, Any], filters: SearchFilters) -> dict[str, Any]:
+    """The query's matches over time (keyword counts, one index aggregation) and the
+    link to compare it with others on the trends page."""
+    from paperfeed.web.views.trends import trend_view
+
+    trend = library.trend([form["q"]], filters=filters)
+    trend_form = {"share": False, "category": form["category"], "has_code": form["has_code"]}
+    view = trend_view(trend, trend_form, title=f"Papers matching “{form['q']}” over time")
+    view["url"] = with_query(
+        "/trends",
+        {"q": form["q"], "category": form["category"], "from": form["from"], "to": form["to"],
+         "has_code": 1 if form["has_code"] else None},
+    )  # fmt: skip
+    return view
 
 
 @router.get("/search")
@@ -120,7 +138,7 @@ def search_page(request: Request) -> Response:
         }
         form["has_code"] = bool(params.get("has_code"))
         data = {"form": form, "modes": list(SEARCH_MODES), "sorts": list(SEARCH_SORTS),
-                "results": None, "pagination": None, "error": str(exc),
+                "results": None, "pagination": None, "trend": None, "error": str(exc),
                 "follow_search": None}  # fmt: skip
         status = 400
     if fragment:
