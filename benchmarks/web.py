@@ -14,6 +14,9 @@ time:
   paper          a paper page, rotating over 500 papers
   search         /search?q=...&mode=keyword, rotating over 40 queries
   api-daily      /api/daily_papers?date=<latest day> (the Hugging Face shape)
+  group          a group's page for one of its 30 members: its feed ranked by the
+                 members' votes only, recent votes, members, shared collections
+                 (2,030 users cast 130,000 votes first, 24,000 of them by the members)
 
 The load comes from ``wrk`` when installed (C, cheap), else from an asyncio httpx
 client in this process. Both share the 2 cores with the server, so every row
@@ -236,13 +239,65 @@ def scenarios(base: str, env: dict[str, str]) -> dict[str, tuple[list[str], dict
         ids += [card["id"] for card in older["papers"]]
         previous = older["previous"]
     searches = [str(httpx.URL("/search", params={"q": q, "mode": "keyword"})) for q in QUERIES]
+    group_id, member_cookie = group_setup(base, env)
     return {
         "daily": (["/"], {}),
         "daily-user": (["/"], {"Cookie": f"pf_session={session_cookie(base, env)}"}),
         "paper": ([f"/papers/{paper_id}" for paper_id in ids[:500]], {}),
         "search": (searches, {}),
         "api-daily": ([f"/api/daily_papers?date={day}"], {}),
+        "group": ([f"/groups/{group_id}"], {"Cookie": f"pf_session={member_cookie}"}),
     }
+
+
+def group_setup(
+    base: str, env: dict[str, str], members: int = 30, others: int = 2000
+) -> tuple[int, str]:
+    """A group of ``members`` users and ``others`` users outside it, all voting: each
+    member 800 papers (a fifth of them from the latest two weeks), each other user 50.
+    Returns the group's id and a member's session cookie."""
+    import random
+
+    from paperfeed.library import Library
+    from paperfeed.settings import load_settings
+
+    settings = load_settings(data_dir=env["PAPERFEED_DATA_DIR"])
+    rng = random.Random(11)
+    with Library.open(settings) as library:
+        db, community = library.storage.db, library.community
+        existing = db.scalar("SELECT id FROM user_groups WHERE name = 'Bench lab'")
+        if existing is None:
+            rows = db.query("SELECT id, feed_date FROM papers ORDER BY feed_date DESC, id")
+            recent = [r["id"] for r in rows[:3000]]
+            everything = [r["id"] for r in rows]
+            with db.transaction() as tx:
+                tx.executemany(
+                    "INSERT INTO users (username, email, email_key, password_hash, is_admin,"
+                    " created_at) VALUES (?, ?, ?, 'x', 0, '2026-01-01T00:00:00Z')",
+                    [(f"g{n}", f"g{n}@bench.example.org", f"g{n}@bench.example.org")
+                     for n in range(members + others)],
+                )  # fmt: skip
+                ids = [r["id"] for r in tx.query("SELECT id FROM users WHERE username LIKE 'g%'"
+                                                  " ORDER BY id")]  # fmt: skip
+                votes = []
+                for n, user_id in enumerate(ids):
+                    count = 800 if n < members else 50
+                    chosen = set(rng.sample(recent, count // 5))
+                    chosen |= set(rng.sample(everything, count - len(chosen)))
+                    votes += [(user_id, pid, "2026-07-01T00:00:00Z") for pid in chosen]
+                tx.executemany("INSERT INTO votes (user_id, paper_id, created_at) VALUES (?, ?, ?)",
+                               votes)  # fmt: skip
+            library.storage.votes.recount()
+            group = community.create_group(ids[0], "Bench lab")
+            for user_id in ids[1:members]:
+                community.add_member(group.id, user_id)
+            shared = community.create_group_collection(group.id, ids[0], "Reading list")
+            for pid in recent[:40]:
+                community.add_to_collection(ids[0], shared.id, pid)
+            existing = group.id
+        member = community.user_by_username("g1")
+        session = community.start_session(member.id)
+    return int(existing), session.token
 
 
 def main() -> None:

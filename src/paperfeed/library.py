@@ -10,6 +10,7 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,6 +18,7 @@ import httpx
 
 from paperfeed.community import Community, Submission
 from paperfeed.community.alerts import AlertDetector
+from paperfeed.community.profiles import ImportReport
 from paperfeed.digest.service import Delivery
 from paperfeed.errors import ConfigError, InputError, NotFoundError, SourceError
 from paperfeed.explore.authors import AuthorProfile, Authors
@@ -83,7 +85,11 @@ class Library:
     def __init__(self, settings: Settings, storage: Storage) -> None:
         self.settings = settings
         self.storage = storage
-        self.community = Community(storage)
+        self.community = Community(
+            storage, secret=settings.secret, invite_days=settings.group_invite_days,
+            reset_minutes=settings.password_reset_minutes,
+            email_change_hours=settings.confirm_link_hours,
+        )  # fmt: skip
         # Keyword/semantic/hybrid search and related papers; indexes under data_dir/index
         # (derived caches of the database). Opens nothing until first used.
         self.search_service = SearchService(storage, settings, settings.data_dir / "index")
@@ -290,11 +296,98 @@ class Library:
         self.sync_search(progress, embed=embed)
         return report
 
-    def send_digests(self, cadence: Cadence, *, now: datetime, worker: str) -> DigestRunReport:
+    def send_digests(
+        self, cadence: Cadence, *, now: datetime, worker: str, skip_days: bool = True
+    ) -> DigestRunReport:
         """Send the due digests of ``cadence`` (the digest jobs; ``paperfeed digest --send``).
         Alerts are looked for first, so the newest lead the digests."""
         self.detect_alerts()
-        return self.delivery.send_digests(cadence, now=now, worker=worker)
+        return self.delivery.send_digests(cadence, now=now, worker=worker, skip_days=skip_days)
+
+    # -- group digests (paperfeed.digest.groups) -----------------------------------------
+
+    def set_group_digest(self, group_id: int, user_id: int, cadence: str) -> str:
+        """A member's group digest choice. The digest goes to the member's confirmed
+        address: if the account has no active subscription, this asks for one (the
+        confirmation mail; a subscription with no digest of its own). Returns
+        ``off``, ``active`` or ``confirmation-sent``."""
+        member = self.community.set_group_digest(group_id, user_id, cadence)
+        if member.digest == "off":
+            return "off"
+        found = self.delivery.subscription_of_user(user_id)
+        if found is not None and found.status == "active":
+            return "active"
+        user = self.community.user(user_id)
+        self.delivery.subscribe(
+            user.email, cadence=found.cadence if found else "off", user_id=user_id
+        )
+        return "confirmation-sent"
+
+    def send_group_digests(
+        self, cadence: Cadence, *, now: datetime, worker: str
+    ) -> DigestRunReport:
+        """Send the due group digests of ``cadence`` (the ``group-digest`` jobs)."""
+        return self.delivery.send_group_digests(cadence, now=now, worker=worker)
+
+    # -- account changes that send mail (paperfeed.community.account_changes) -----------
+
+    def request_password_reset(self, email: str, *, client: str = "") -> EmailMessage | None:
+        """The reset mail to send if an account uses ``email``, else None; RateLimited
+        past the limits. Callers answer the same either way and send the mail after
+        answering (``send_account_mail``), so timing does not tell either."""
+        found = self.community.password_reset_token(email, client=client)
+        if found is None:
+            return None
+        user, token = found
+        return self.delivery.mail.password_reset(
+            user.email, token, minutes=self.settings.password_reset_minutes, now=utc_now()
+        )
+
+    def request_email_change(
+        self, user_id: int, new_email: str, password: str
+    ) -> list[EmailMessage]:
+        """The confirmation mail to the new address and a notice to the old one."""
+        user, address, token = self.community.email_change_token(user_id, new_email, password)
+        mail, now = self.delivery.mail, utc_now()
+        return [
+            mail.email_change(address, user.username, token,
+                              hours=self.settings.confirm_link_hours, now=now),
+            mail.email_change_notice(user.email, user.username, address, now=now),
+        ]  # fmt: skip
+
+    def send_account_mail(self, messages: Sequence[EmailMessage]) -> None:
+        """Send account mails (resets, address changes) now, through a sender of their own
+        (the digest jobs may be using theirs in another thread)."""
+        from paperfeed.digest.senders import make_sender
+
+        sender = make_sender(self.settings)
+        try:
+            for message in messages:
+                sender.send(message)
+        finally:
+            sender.close()
+
+    # -- the portable profile (paperfeed.community.profiles) -----------------------------
+
+    def _personal_profile(self) -> Any | None:
+        """What the profile needs of the personal recommender's data (reference library,
+        negative feedback), or None where this installation has none."""
+        return None
+
+    def export_profile(self, user_id: int) -> dict[str, Any]:
+        """The user's portable profile document (``docs/profile.md``)."""
+        return self.community.export_profile(
+            user_id, source=self.settings.base_url, personal=self._personal_profile()
+        )
+
+    def export_profile_bibtex(self, user_id: int) -> str:
+        from paperfeed.community.profiles import profile_bibtex
+
+        return profile_bibtex(self.export_profile(user_id))
+
+    def import_profile(self, user_id: int, document: Any) -> ImportReport:
+        """Bring a profile document into an account (idempotent; every item reported)."""
+        return self.community.import_profile(user_id, document, personal=self._personal_profile())
 
     # -- follows and alerts (paperfeed.community.follows, .alerts) ----------------------
 

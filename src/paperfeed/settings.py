@@ -127,6 +127,10 @@ class Settings(BaseSettings):
     # Alerts for followed authors, papers, categories and searches are looked for this
     # often (and right before each digest run).
     alerts_interval_seconds: int = Field(600, ge=10)
+    # How long a group's invite link stays valid.
+    group_invite_days: int = Field(7, ge=1, le=365)
+    # How long a password reset link works (it also stops once used).
+    password_reset_minutes: int = Field(60, ge=5, le=24 * 60)
     # A worker holds a running job for this long and renews the hold every third of
     # it; a crashed worker's job is taken over by another once the hold lapses.
     job_lease_seconds: int = Field(300, ge=10)

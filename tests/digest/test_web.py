@@ -254,3 +254,54 @@ def test_mail_server_down_is_a_503_without_details(
     assert "could not be sent just now" in response.text
     assert "127.0.0.1" not in response.text and "Connection" not in response.text
     assert 'value="ada@example.org"' in response.text  # the form is kept
+
+
+# -- the signed "manage" link of every digest (no account) -----------------------------
+
+_MANAGE = re.compile(r"https://papers\.example\.org(/subscribe/manage/[A-Za-z0-9_.\-]+)")
+
+
+def test_a_digest_without_an_account_links_to_its_own_settings(
+    browser: Client, mail_client: Client, web_library: Library, mailbox: Mailbox
+) -> None:
+    add_papers(web_library, with_votes("2410.00001", 9), record("2410.00002", title="Diffusion"))
+    subscribe(browser, "zoe@example.org", topics="diffusion")
+    web_library.delivery.confirm(confirm_token(mailbox.to("zoe@example.org")[0]))
+    web_library.delivery.send_digests("daily", now=at(FRIDAY))
+    digest = mailbox.to("zoe@example.org")[-1]
+    found = _MANAGE.search(text_of(digest))
+    assert found, text_of(digest)
+    link = found.group(1)
+    # No cookie, no account: the signed link is the key.
+    page = mail_client.get(link)
+    assert page.status_code == 200 and "keyword:diffusion" in page.text
+    assert page.headers["referrer-policy"] == "no-referrer"
+    saved = mail_client.post(link, data={
+        "csrf_token": csrf_token(page.text), "cadence": "weekly", "max_papers": "7",
+        "topics": "cat:cs.CL\nauthor:Grace Hopper",
+    })  # fmt: skip
+    assert saved.status_code == 200 and "Saved" in saved.text
+    bad = mail_client.post(link, data={"csrf_token": csrf_token(page.text), "topics": "cat:!!"})
+    assert bad.status_code == 400 and "cat:!!" in bad.text
+    assert mail_client.get(link[:-3] + "abc").status_code == 404
+    changed = web_library.delivery.storage.subscriptions.by_email("zoe@example.org")
+    assert changed is not None
+    assert (changed.cadence, changed.max_papers) == ("weekly", 7)
+    assert [t.as_text() for t in changed.topics] == ["category:cs.CL", "author:Grace Hopper"]
+
+
+def test_an_accounts_digest_links_to_the_account_page(
+    browser: Client, web_library: Library, mailbox: Mailbox
+) -> None:
+    add_papers(web_library, with_votes("2410.00001", 9))
+    browser.sign_up("ada", "ada@example.org")
+    subscribe(browser, "ada@example.org")
+    web_library.delivery.confirm(confirm_token(mailbox.to("ada@example.org")[0]))
+    web_library.delivery.send_digests("daily", now=at(FRIDAY))
+    text = text_of(mailbox.to("ada@example.org")[-1])
+    assert "https://papers.example.org/subscribe/manage\r\n" in text
+    subscriber = web_library.delivery.subscription_of_user(
+        web_library.community.user_by_username("ada").id
+    )
+    token = web_library.delivery.tokens.manage_token(subscriber.id)  # type: ignore[union-attr]
+    assert browser.get(f"/subscribe/manage/{token}").status_code == 403

@@ -75,7 +75,7 @@ def test_jobs_list_pause_resume_and_errors(settings: Settings) -> None:
     jobs = {job["name"]: job for job in json.loads(listed.stdout)}
     assert set(jobs) == {
         "harvest-arxiv", "harvest-hf", "index-sync", "submissions", "digest-daily",
-        "digest-weekly", "alerts",
+        "digest-weekly", "alerts", "group-digest-daily", "group-digest-weekly",
     }  # fmt: skip
     assert jobs["harvest-arxiv"]["schedule"] == "daily 03:30"
     assert jobs["index-sync"]["paused"] is False

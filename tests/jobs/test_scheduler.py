@@ -60,8 +60,8 @@ def test_builtin_jobs_created_once_with_first_runs(library: Library, clock: Cloc
     scheduler = make_scheduler(library, clock)
     jobs = {job.name: job for job in scheduler.jobs()}
     assert sorted(jobs) == [
-        "alerts", "digest-daily", "digest-weekly", "harvest-arxiv", "harvest-hf", "index-sync",
-        "submissions",
+        "alerts", "digest-daily", "digest-weekly", "group-digest-daily", "group-digest-weekly",
+        "harvest-arxiv", "harvest-hf", "index-sync", "submissions",
     ]  # fmt: skip
     assert jobs["harvest-arxiv"].params == {"sets": ["cs"]}
     assert jobs["digest-weekly"].params == {"cadence": "weekly"}

@@ -128,7 +128,9 @@ def settings(settings: Settings) -> Settings:
 def web_library(library: Library) -> Library:
     """The per-engine library with fast (same algorithm, small cost) password hashing."""
     hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    library.community = Community(library.storage, password_hasher=hasher)
+    library.community = Community(
+        library.storage, password_hasher=hasher, secret=library.settings.secret
+    )
     return library
 
 

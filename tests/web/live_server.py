@@ -58,10 +58,14 @@ def paperfeed(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
 
 @contextmanager
 def live_server(
-    env: dict[str, str], *args: str, ready_path: str = "/static/paperfeed.css"
+    env: dict[str, str],
+    *args: str,
+    ready_path: str = "/static/paperfeed.css",
+    port: int | None = None,
 ) -> Iterator[str]:
-    """``paperfeed serve`` with ``args`` until the block ends; yields its base URL."""
-    port = free_port()
+    """``paperfeed serve`` with ``args`` until the block ends; yields its base URL.
+    ``port``: a port chosen beforehand (when ``PAPERFEED_BASE_URL`` must name it)."""
+    port = port or free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "paperfeed", "serve", "--port", str(port), "--no-access-log", *args],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

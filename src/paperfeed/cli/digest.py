@@ -19,9 +19,12 @@ def _print_digest(out: Any, digest: Digest) -> None:
         out.print(f"{digest.subscriber.email}: nothing new ({window})", markup=False)
         return
     out.print(
-        f"{digest.subscriber.email}: {len(digest.items)} papers ({window})",
+        f"{digest.subscriber.email}: {len(digest.alerts)} alerts, {len(digest.items)} papers"
+        f" ({window})",
         markup=False, style="bold",
     )  # fmt: skip
+    for alert in digest.alerts:
+        out.print(f"  alert  {alert.paper_id}  {alert.headline[:90]}", markup=False)
     for item in digest.items:
         out.print(f"  {item.paper.id}  {item.paper.display_title[:90]}", markup=False)
         out.print(f"      {'; '.join(item.reasons)}", markup=False, style="dim")
@@ -35,17 +38,22 @@ def _print_digest(out: Any, digest: Digest) -> None:
 @click.option("--any-day", is_flag=True,
               help="Send even on a weekend or holiday (PAPERFEED_DIGEST_SKIP_WEEKENDS).")  # fmt: skip
 @click.option("--worker-id", default="", help="Name in the send log (default host:pid).")
+@click.option("--groups", is_flag=True, help="Send the groups' digests instead (with --send).")
 @json_option
 @pass_context
 @handle_errors
 def digest(
     context: Context, send: bool, dry_run: bool, cadence: str, date_text: str | None,
-    any_day: bool, worker_id: str, as_json: bool,
+    any_day: bool, worker_id: str, groups: bool, as_json: bool,
 ) -> None:  # fmt: skip
-    """Compose e-mail digests; with --send, send the due ones (each exactly once)."""
+    """Compose e-mail digests; with --send, send the due ones (each exactly once).
+    Alerts of followed things are looked for first: they lead the digests."""
     if send == dry_run:
         raise click.UsageError("give exactly one of --send and --dry-run")
-    delivery = context.library().delivery
+    if groups and not send:
+        raise click.UsageError("--groups goes with --send")
+    library = context.library()
+    delivery = library.delivery
     day = parse_date(date_text, "--date")
     now = datetime.now(UTC).replace(microsecond=0)
     if day is not None:
@@ -63,7 +71,10 @@ def digest(
         for found in digests:
             _print_digest(context.out, found)
         return
-    report = delivery.send_digests(cadence, now=now, worker=worker_id, skip_days=not any_day)
+    if groups:
+        report = library.send_group_digests(cadence, now=now, worker=worker_id)  # type: ignore[arg-type]
+    else:
+        report = library.send_digests(cadence, now=now, worker=worker_id, skip_days=not any_day)  # type: ignore[arg-type]
     if as_json:
         context.emit_json(report.as_dict())
         return
@@ -74,7 +85,7 @@ def digest(
         )
         return
     context.out.print(
-        f"{cadence} digests for {report.period_key}: {report.sent} sent,"
+        f"{cadence} {'group ' if groups else ''}digests for {report.period_key}: {report.sent} sent,"
         f" {report.empty} with nothing new, {report.failed} failed,"
         f" {report.deferred} deferred, {report.resumed} resumed from an earlier run,"
         f" {report.elsewhere} sent by another worker"

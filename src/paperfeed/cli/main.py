@@ -9,7 +9,18 @@ from __future__ import annotations
 
 import click
 
-from paperfeed.cli import digest, follows, jobs, library, papers, search, serve, users
+from paperfeed.cli import (
+    digest,
+    follows,
+    groups,
+    jobs,
+    library,
+    papers,
+    profile,
+    search,
+    serve,
+    users,
+)
 from paperfeed.cli.context import Context
 
 #: Every top-level command, by module (``paperfeed --help`` lists them alphabetically).
@@ -23,6 +34,8 @@ COMMANDS: list[click.Command] = [
     jobs.worker, jobs.jobs,
     digest.digest, digest.subscribe, digest.subscribers,
     follows.follow, follows.follows, follows.unfollow, follows.alerts,
+    groups.groups,
+    profile.profile,
 ]  # fmt: skip
 
 

@@ -10,6 +10,11 @@ Who sees what:
   :class:`PermissionDenied`; one who cannot gets :class:`NotFoundError`.
 * The share token is blanked in every :class:`Collection` returned to anyone but
   the owner, so a page or API response cannot leak it.
+* A group's shared collection (``group_id`` set) follows the group's rules instead:
+  only current members see it (its creator too only while a member), every member
+  adds and removes papers, its creator or a group owner renames or deletes it. It is
+  never public, its share link opens nothing and it is listed with the group, not
+  with its creator's own collections.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ if TYPE_CHECKING:
     from paperfeed.storage import Storage
     from paperfeed.storage.base import Transaction
 
+_GROUP_ONLY = "a group's collection is for its members only: it cannot be public or shared by link"
 NAME_MAX = 100
 DESCRIPTION_MAX = 2000
 SLUG_MAX = 60
@@ -46,7 +52,7 @@ def slugify(name: str) -> str:
     return slug[:SLUG_MAX].strip("-") or "collection"
 
 
-def _free_slug(stem: str, taken: set[str]) -> str:
+def free_slug(stem: str, taken: set[str]) -> str:
     if stem not in taken:
         return stem
     number = 2
@@ -83,21 +89,32 @@ class CollectionsMixin:
     # -- changes (owner only) ----------------------------------------------------------
 
     def create_collection(
-        self, user_id: int, name: str, *, description: str = "", public: bool = False
+        self,
+        user_id: int,
+        name: str,
+        *,
+        description: str = "",
+        public: bool = False,
+        group_id: int | None = None,
     ) -> Collection:
+        """A collection of ``user_id``'s, or of a group they are a member of."""
         name = _check_name(name)
         description = _check_description(description)
+        if group_id is not None and public:
+            raise InputError(_GROUP_ONLY)
         store = self.storage.collections
         stem = slugify(name)
         with self.storage.db.transaction() as tx:
             if self.storage.users.get(user_id) is None:
                 raise NotFoundError(f"no user with id {user_id}")
+            if group_id is not None and self.storage.groups.member(group_id, user_id, tx) is None:
+                raise NotFoundError(f"no group {group_id}")
             for _ in range(_SLUG_RETRIES):  # another tab may take the same slug meanwhile
                 new_id = store.insert(
                     tx, owner_id=user_id, name=name,
-                    slug=_free_slug(stem, store.slugs_of(tx, user_id, stem)),
+                    slug=free_slug(stem, store.slugs_of(tx, user_id, stem)),
                     description=description, is_public=bool(public),
-                    share_token=secrets.token_urlsafe(16), at=self._now(),
+                    share_token=secrets.token_urlsafe(16), at=self._now(), group_id=group_id,
                 )  # fmt: skip
                 if new_id is not None:
                     break
@@ -129,15 +146,17 @@ class CollectionsMixin:
         store = self.storage.collections
         with self.storage.db.transaction() as tx:
             current = self._claim(tx, user_id, collection_id)
+            if current.group_id is not None and (public or new_share_token):
+                raise InputError(_GROUP_ONLY)
             if name is not None:
                 changes["name"] = _check_name(name)
                 stem = slugify(changes["name"])
-                if not _slug_fits(current.slug, stem):
-                    taken = store.slugs_of(tx, user_id, stem) - {current.slug}
-                    changes["slug"] = _free_slug(stem, taken)
+                if not _slug_fits(current.slug, stem):  # slugs are unique per owner
+                    taken = store.slugs_of(tx, current.owner_id, stem) - {current.slug}
+                    changes["slug"] = free_slug(stem, taken)
             if not store.update(tx, collection_id, changes):
                 raise InputError("another collection just took that name; try again")
-            store.claim(tx, collection_id, user_id, touch=self._now())
+            store.claim(tx, collection_id, current.owner_id, touch=self._now())
             updated = store.get(collection_id, tx)
         assert updated is not None
         return updated
@@ -162,7 +181,7 @@ class CollectionsMixin:
         key = paper_key(paper_id)
         store = self.storage.collections
         with self.storage.db.transaction() as tx:
-            self._claim(tx, user_id, collection_id)
+            current = self._claim(tx, user_id, collection_id, papers_only=True)
             if not store.paper_exists(tx, key):
                 raise NotFoundError(f"no paper with id {paper_id!r}")
             now = self._now()
@@ -171,12 +190,26 @@ class CollectionsMixin:
             else:
                 changed = store.remove_paper(tx, collection_id, key)
             if changed:
-                store.claim(tx, collection_id, user_id, touch=now)
+                store.claim(tx, collection_id, current.owner_id, touch=now)
         return changed
 
-    def _claim(self, tx: Transaction, user_id: int, collection_id: int) -> Collection:
-        """The collection if ``user_id`` owns it (locked until ``tx`` ends), else an error."""
+    def _claim(
+        self, tx: Transaction, user_id: int, collection_id: int, *, papers_only: bool = False
+    ) -> Collection:
+        """The collection if ``user_id`` may change it (locked until ``tx`` ends), else an
+        error; ``papers_only``: adding or removing papers (any member of a group)."""
         store = self.storage.collections
+        shared = store.get(collection_id, tx)
+        if shared is not None and shared.group_id is not None:
+            member = self.storage.groups.member(shared.group_id, user_id, tx)
+            if member is None:
+                raise NotFoundError(f"no collection with id {collection_id}")
+            if not papers_only and member.role != "owner" and shared.owner_id != user_id:
+                raise PermissionDenied(
+                    "only its creator or a group owner can change this collection"
+                )
+            store.claim(tx, collection_id, shared.owner_id)  # the row lock
+            return shared
         if store.claim(tx, collection_id, user_id):
             found = store.get(collection_id, tx)
             assert found is not None
@@ -188,8 +221,11 @@ class CollectionsMixin:
 
     # -- reading -------------------------------------------------------------------------
 
-    @staticmethod
-    def _can_see(found: Collection, viewer_id: int | None, share_token: str | None) -> bool:
+    def _can_see(self, found: Collection, viewer_id: int | None, share_token: str | None) -> bool:
+        if found.group_id is not None:  # members only: no public flag, owner or share link
+            return viewer_id is not None and (
+                self.storage.groups.member(found.group_id, viewer_id) is not None
+            )
         if found.is_public or (viewer_id is not None and viewer_id == found.owner_id):
             return True
         return bool(share_token) and hmac.compare_digest(
@@ -198,7 +234,9 @@ class CollectionsMixin:
 
     @staticmethod
     def _shown_to(found: Collection, viewer_id: int | None) -> Collection:
-        return found if viewer_id == found.owner_id else replace(found, share_token="")
+        if viewer_id == found.owner_id and found.group_id is None:
+            return found
+        return replace(found, share_token="")
 
     def collection(
         self, collection_id: int, *, viewer_id: int | None, share_token: str | None = None

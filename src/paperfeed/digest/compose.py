@@ -1,6 +1,9 @@
 """Choosing each subscriber's papers, for thousands of subscribers at once.
 
-A digest holds papers new since the subscriber's previous digest (by feed day):
+A digest leads with the alerts of the subscriber's account that no digest carried
+yet (follows: new versions, code links, new papers; see
+:mod:`paperfeed.community.alerts`), then holds papers new since the subscriber's
+previous digest (by feed day):
 the top trending ones (the published trending formula, ``paperfeed.rank.trending``)
 followed by matches of the subscriber's topics, taken in turn from each topic so
 one busy topic cannot crowd out the others, at most ``max_papers`` in all, and
@@ -33,6 +36,8 @@ log = logging.getLogger(__name__)
 
 #: A first digest (and one after a long pause) covers at most this many feed days.
 LOOKBACK_DAYS: dict[Cadence, int] = {"daily": 7, "weekly": 14}
+#: Alerts one digest carries at most (the oldest first; the rest go with the next).
+MAX_ALERTS = 30
 #: How many results a keyword topic contributes per window, best first.
 SEARCH_TOPIC_LIMIT = 50
 #: Semantic search ranks every paper of the window by closeness, relevant or not;
@@ -236,7 +241,18 @@ class Composer:
                 digest.candidates = len(pool.papers)
                 digest.items = self._pick(subscriber, pool, sent[window].get(subscriber.id, set()))
             digests.append(digest)
+        self._add_alerts(digests)
         return digests
+
+    def _add_alerts(self, digests: list[Digest]) -> None:
+        """Each account's alerts that no digest has carried yet lead its digest."""
+        accounts = [d.subscriber.user_id for d in digests if d.subscriber.user_id is not None]
+        if not accounts:
+            return
+        unsent = self.storage.follows.unsent(accounts, limit_per_user=MAX_ALERTS)
+        for digest in digests:
+            if digest.subscriber.user_id is not None:
+                digest.alerts = unsent.get(digest.subscriber.user_id, [])
 
     def _pick(self, subscriber: Subscriber, pool: WindowPool, seen: set[str]) -> list[DigestItem]:
         limit = subscriber.max_papers or self.max_papers

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -26,6 +26,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from paperfeed.errors import ConfigError, InputError
 from paperfeed.models import Paper
 from paperfeed.models.digest import Digest, DigestItem
+from paperfeed.models.follows import Alert
 from paperfeed.settings import Settings
 
 
@@ -182,17 +183,91 @@ class MailBuilder:
             now=now,
         )  # fmt: skip
 
+    # -- account mails -----------------------------------------------------------------
+
+    def account_mail(
+        self,
+        email: str,
+        subject: str,
+        *,
+        lines: list[str],
+        button: str | None = None,
+        url: str | None = None,
+        note: str,
+        now: datetime,
+    ) -> EmailMessage:
+        """A short mail about an account (password reset, a new address): a few lines,
+        at most one link, and why it was sent. Nothing a visitor typed goes into it."""
+        context = {"subject": subject, "preheader": lines[0] if lines else "",
+                   "base_url": self.base_url, "lines": lines, "button": button,
+                   "url": url, "note": note}  # fmt: skip
+        return self._message(
+            email, subject,
+            self.text.get_template("account.txt").render(context),
+            self.html.get_template("account.html").render(context),
+            now=now,
+        )  # fmt: skip
+
+    def password_reset(
+        self, email: str, token: str, *, minutes: int, now: datetime
+    ) -> EmailMessage:
+        return self.account_mail(
+            email, "Reset your paperfeed password",
+            lines=["Someone, hopefully you, asked to reset the password of the paperfeed"
+                   f" account that uses {email}."],
+            button="Choose a new password", url=f"{self.base_url}/password/reset/{token}",
+            note=f"The link works once, for {minutes} minutes. If you did not ask for it,"
+                 " ignore this mail: your password stays as it is.",
+            now=now,
+        )  # fmt: skip
+
+    def email_change(self, email: str, username: str, token: str, *, hours: int,
+                     now: datetime) -> EmailMessage:  # fmt: skip
+        return self.account_mail(
+            email, "Confirm your new paperfeed address",
+            lines=[f"The paperfeed account {username} asked to use {email} from now on."],
+            button="Use this address", url=f"{self.base_url}/account/email/confirm/{token}",
+            note=f"The link works for {hours} hours. Until it is followed the account keeps"
+                 " its old address. If you did not ask for this, ignore this mail.",
+            now=now,
+        )  # fmt: skip
+
+    def email_change_notice(self, email: str, username: str, new_email: str, *,
+                            now: datetime) -> EmailMessage:  # fmt: skip
+        """To the old address: someone asked to move the account away from it."""
+        hidden = new_email[0] + "…@" + new_email.rpartition("@")[2]
+        return self.account_mail(
+            email, "Your paperfeed address is about to change",
+            lines=[f"The paperfeed account {username} asked to use another address ({hidden})"
+                   " instead of this one. The change happens when the link mailed there is"
+                   " followed."],
+            note="If this was not you, sign in and change your password now; the address"
+                 " stays as it is until the link is followed.",
+            url=f"{self.base_url}/account", button="Open your account", now=now,
+        )  # fmt: skip
+
     # -- digest ------------------------------------------------------------------------
 
     def digest(
-        self, digest: Digest, unsubscribe_token: str, *, message_id: str, now: datetime
+        self,
+        digest: Digest,
+        unsubscribe_token: str,
+        *,
+        message_id: str,
+        now: datetime,
+        manage_token: str | None = None,
     ) -> EmailMessage:
-        count = len(digest.items)
+        """The digest mail. ``manage_token``: the signed link that lets an address
+        without an account change its digest (else the account's manage page)."""
+        count, alerts = len(digest.items), len(digest.alerts)
         period = digest.window_to.strftime("%-d %b %Y")
-        subject = (
-            f"paperfeed {digest.cadence} digest, {period}: {count} paper{'s' if count != 1 else ''}"
-        )
-        if digest.window_from == digest.window_to:
+        parts = [f"{alerts} alert{'s' if alerts != 1 else ''}"] if alerts else []
+        if count or not alerts:
+            parts.append(f"{count} paper{'s' if count != 1 else ''}")
+        subject = f"paperfeed {digest.cadence} digest, {period}: {', '.join(parts)}"
+        if not digest.items:
+            heading = "No other new papers for you since your last digest."
+        elif digest.window_from == digest.window_to:
             heading = f"New papers of {digest.window_to:%A %-d %B %Y}."
         else:
             heading = (
@@ -201,9 +276,12 @@ class MailBuilder:
         unsubscribe_url = f"{self.base_url}/unsubscribe/{unsubscribe_token}"
         trending = [self._item(item) for item in digest.trending_items]
         followed = [self._item(item) for item in digest.topic_items]
+        alert_items = [self._alert(alert) for alert in digest.alerts]
+        first = alert_items or trending or followed
         context = {
             "subject": subject,
-            "preheader": trending[0]["title"] if trending else (followed[0]["title"] if followed else ""),
+            "preheader": first[0]["title"] if first else "",
+            "alerts": alert_items,
             "heading": heading,
             "base_url": self.base_url,
             "email": digest.subscriber.email,
@@ -212,7 +290,8 @@ class MailBuilder:
             "followed": followed,
             "sections": [(name, items) for name, items in
                          (("Trending", trending), ("From your topics", followed)) if items],
-            "manage_url": f"{self.base_url}/subscribe",
+            "manage_url": f"{self.base_url}/subscribe/manage"
+            + (f"/{manage_token}" if manage_token else ""),
             "unsubscribe_url": unsubscribe_url,
         }  # fmt: skip
         headers = {
@@ -228,6 +307,73 @@ class MailBuilder:
             self.html.get_template("digest.html").render(context),
             now=now, message_id=message_id, headers=headers,
         )  # fmt: skip
+
+    def group_digest(
+        self,
+        email: str,
+        group_name: str,
+        group_id: int,
+        kind: str,
+        window: tuple[date | None, date | None],
+        trending: list[tuple[Paper, int]],
+        added: list[tuple[Paper, str]],
+        unsubscribe_token: str,
+        *,
+        message_id: str,
+        now: datetime,
+    ) -> EmailMessage:
+        """A group's digest: its members' most upvoted new papers and the papers added to
+        its shared collections."""
+        day_from, day_to = window
+        cadence = kind.removeprefix("group-")
+        subject = f"{group_name}: {len(trending) + len(added)} papers ({cadence})"
+        if day_from and day_to and day_from != day_to:
+            heading = f"From {day_from:%-d %b} to {day_to:%-d %b %Y} in {group_name}."
+        else:
+            heading = f"New in {group_name}" + (f" on {day_to:%A %-d %B %Y}." if day_to else ".")
+
+        def shown(paper: Paper, reason: str) -> dict[str, Any]:
+            return {**self._paper(paper), "reasons": [reason]}
+
+        voted = [shown(p, f"{n} member upvote{'s' if n != 1 else ''}") for p, n in trending]
+        collected = [shown(p, f"added to {name}") for p, name in added]
+        group_url = f"{self.base_url}/groups/{group_id}"
+        unsubscribe_url = f"{self.base_url}/unsubscribe/{unsubscribe_token}"
+        context = {
+            "subject": subject, "preheader": (voted or collected)[0]["title"] if voted or collected else "",
+            "heading": heading, "base_url": self.base_url, "email": email,
+            "group_name": group_name, "group_url": group_url, "cadence": cadence,
+            "sections": [(name, items) for name, items in
+                         (("Most upvoted by the group", voted),
+                          ("Added to the group's collections", collected)) if items],
+            "unsubscribe_url": unsubscribe_url,
+        }  # fmt: skip
+        headers = {
+            "List-Id": f"{group_name} on paperfeed <group-{group_id}.digest.{self.host}>",
+            "List-Unsubscribe": f"<{unsubscribe_url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "Precedence": "bulk",
+        }
+        return self._message(
+            email, subject,
+            self.text.get_template("group_digest.txt").render(context),
+            self.html.get_template("group_digest.html").render(context),
+            now=now, message_id=message_id, headers=headers,
+        )  # fmt: skip
+
+    def _alert(self, alert: Alert) -> dict[str, Any]:
+        from paperfeed.latex import readable
+
+        code = alert.detail.get("code_url") if alert.kind == "code" else None
+        return {
+            "headline": alert.headline,
+            "title": readable(alert.title),
+            "url": f"{self.base_url}/papers/{quote(alert.paper_id, safe='/')}",
+            "code_url": code
+            if isinstance(code, str) and code.startswith(("https://", "http://"))
+            else None,
+            "reasons": alert.reasons,
+        }
 
     def _item(self, item: DigestItem) -> dict[str, Any]:
         paper = item.paper

@@ -29,6 +29,7 @@ from typing import Any
 
 from paperfeed.digest.compose import Composer, SearchFunction, period_key
 from paperfeed.digest.dispatch import Dispatcher, Outcome, claim_lease
+from paperfeed.digest.groups import GroupDigestsMixin
 from paperfeed.digest.mail import MailBuilder
 from paperfeed.digest.senders import Sender, SendError, make_sender
 from paperfeed.digest.subscriptions import SubscriptionsMixin, Tokens, clean_topics
@@ -44,6 +45,7 @@ from paperfeed.models.digest import (
     Subscriber,
     Topic,
     cadence_of,
+    subscription_cadence_of,
 )
 from paperfeed.settings import Settings
 from paperfeed.storage import Storage
@@ -53,7 +55,7 @@ from paperfeed.storage.values import parse_day, parse_json
 log = logging.getLogger(__name__)
 
 
-class Delivery(SubscriptionsMixin):
+class Delivery(SubscriptionsMixin, GroupDigestsMixin):
     """Digests and their subscribers over one storage. Creating it does no work:
     the sender, templates and signing keys are made when first needed."""
 
@@ -132,7 +134,7 @@ class Delivery(SubscriptionsMixin):
         found = self._owned(subscriber_id, user_id)
         values: dict[str, Any] = {}
         if cadence is not None:
-            values["cadence"] = cadence_of(cadence)
+            values["cadence"] = subscription_cadence_of(cadence)
         if max_papers is not None:
             if not 1 <= max_papers <= 200:
                 raise InputError("papers per digest must be between 1 and 200")
@@ -250,7 +252,7 @@ class Delivery(SubscriptionsMixin):
         content = [
             {"id": item.paper.id, "trending": item.trending, "topics": item.topics}
             for item in digest.items
-        ]
+        ] + [{"alert": alert.id} for alert in digest.alerts]
         base = dict(
             subscriber_id=digest.subscriber.id, kind=digest.cadence,
             send_key=digest.period_key, worker=dispatcher.worker,
@@ -267,8 +269,17 @@ class Delivery(SubscriptionsMixin):
             return
         message_id = self.mail.message_id()
         now = clock()
-        send_id = store.claim(**base, message_id=message_id, now=now,
-                              lease_until=now + dispatcher.lease)  # fmt: skip
+        with self.storage.db.transaction() as tx:
+            # The claim and its alerts in one commit: an alert goes with one digest only.
+            send_id = store.claim(**base, message_id=message_id, now=now,
+                                  lease_until=now + dispatcher.lease)  # fmt: skip
+            if send_id is not None and digest.alerts:
+                self.storage.follows.attach(
+                    tx,
+                    send_id,
+                    digest.subscriber.user_id,
+                    [a.id for a in digest.alerts],  # type: ignore[arg-type]
+                )
         if send_id is None:
             report.elsewhere += 1
             return
@@ -285,18 +296,21 @@ class Delivery(SubscriptionsMixin):
             dispatcher.release(row["id"], "unsubscribed before delivery")
             return
         content = parse_json(row["content"], [])
-        papers = {p.id: p for p in self.storage.papers.get_many([c["id"] for c in content])}
+        entries = [c for c in content if "id" in c]
+        papers = {p.id: p for p in self.storage.papers.get_many([c["id"] for c in entries])}
         items = [
             DigestItem(papers[c["id"]], trending=c["trending"], topics=list(c["topics"]))
-            for c in content
+            for c in entries
             if c["id"] in papers
         ]
-        if not items:
+        alerts = self.storage.follows.by_ids([c["alert"] for c in content if "alert" in c])
+        if not items and not alerts:
             dispatcher.release(row["id"], "its papers are gone")
             return
         digest = Digest(
             subscriber, row["kind"], row["send_key"],
             parse_day(row["window_from"]), parse_day(row["window_to"]), items,  # type: ignore[arg-type]
+            alerts=alerts,
         )  # fmt: skip
         self._deliver(dispatcher, row["id"], digest, row["message_id"], report,
                       attempts=row["attempts"])  # fmt: skip
@@ -314,6 +328,7 @@ class Delivery(SubscriptionsMixin):
         subscriber = digest.subscriber
         entry = {"subscriber_id": subscriber.id, "email": subscriber.email,
                  "period": digest.period_key, "papers": len(digest.items),
+                 "alerts": len(digest.alerts),
                  "message_id": message_id}  # fmt: skip
         paper_ids = [item.paper.id for item in digest.items]
         done = dispatcher.deliver(
@@ -321,11 +336,12 @@ class Delivery(SubscriptionsMixin):
             lambda: self.mail.digest(
                 digest, self.tokens.unsubscribe_token(subscriber.id),
                 message_id=message_id, now=dispatcher.clock(),
+                manage_token=None if subscriber.user_id is not None
+                else self.tokens.manage_token(subscriber.id),
             ),
             attempts=attempts,
-            also=lambda tx: self.storage.digests.record_papers(
-                tx, subscriber.id, send_id, paper_ids, dispatcher.clock()
-            ),
+            also=lambda tx: self._record_sent(tx, subscriber.id, send_id, paper_ids,
+                                              dispatcher.clock()),
         )  # fmt: skip
         error = done.error
         if done.outcome is Outcome.SENT:
@@ -345,6 +361,13 @@ class Delivery(SubscriptionsMixin):
                     f"{error}; {report.sent} digests went out before this, the rest go with"
                     " the next run"
                 ) from error
+
+    def _record_sent(
+        self, tx: Any, subscriber_id: int, send_id: int, paper_ids: list[str], now: datetime
+    ) -> None:
+        """With the send log row marked sent: its papers and alerts are delivered."""
+        self.storage.digests.record_papers(tx, subscriber_id, send_id, paper_ids, now)
+        self.storage.follows.mark_mailed(tx, send_id, now)
 
     # -- the log ----------------------------------------------------------------------
 

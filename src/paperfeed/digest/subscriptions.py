@@ -37,8 +37,16 @@ from itsdangerous import (
 
 from paperfeed.community import RateLimited
 from paperfeed.digest.mail import MailBuilder, normalize_email
-from paperfeed.errors import InputError, NotFoundError
-from paperfeed.models.digest import MAX_TOPICS, Cadence, Subscriber, Topic, cadence_of
+from paperfeed.errors import InputError, NotFoundError, PermissionDenied
+from paperfeed.models.digest import (
+    MAX_TOPICS,
+    Cadence,
+    Subscriber,
+    SubscriptionCadence,
+    Topic,
+    cadence_of,
+    subscription_cadence_of,
+)
 from paperfeed.storage.values import json_text, parse_instant, parse_json
 
 if TYPE_CHECKING:
@@ -48,6 +56,7 @@ if TYPE_CHECKING:
 
 CONFIRM_SALT = "paperfeed.digest.confirm"
 UNSUBSCRIBE_SALT = "paperfeed.digest.unsubscribe"
+MANAGE_SALT = "paperfeed.digest.manage"
 #: (mails, window) for confirmation mails per address and per client address.
 PER_ADDRESS_LIMIT = (3, timedelta(days=1))
 PER_CLIENT_LIMIT = (10, timedelta(hours=1))
@@ -76,6 +85,7 @@ class Tokens:
         self._clock = clock
         self._confirm: URLSafeTimedSerializer | None = None
         self._unsubscribe: URLSafeSerializer | None = None
+        self._manage: URLSafeSerializer | None = None
 
     def _serializers(self) -> tuple[URLSafeTimedSerializer, URLSafeSerializer]:
         if self._confirm is None or self._unsubscribe is None:
@@ -104,6 +114,24 @@ class Tokens:
 
     def unsubscribe_token(self, subscriber_id: int) -> str:
         return str(self._serializers()[1].dumps(subscriber_id))
+
+    def manage_token(self, subscriber_id: int) -> str:
+        """The "manage" link of every digest to an address without an account: change
+        topics, cadence or size with no login (it never expires, like unsubscribing)."""
+        if self._manage is None:
+            self._manage = URLSafeSerializer(self._secret(), salt=MANAGE_SALT)
+        return str(self._manage.dumps(subscriber_id))
+
+    def read_manage(self, token: str) -> int:
+        if self._manage is None:
+            self._manage = URLSafeSerializer(self._secret(), salt=MANAGE_SALT)
+        try:
+            value = self._manage.loads(token)
+        except BadSignature:
+            raise NotFoundError("this is not a valid link to manage a digest") from None
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise NotFoundError("this is not a valid link to manage a digest")
+        return value
 
     def read_unsubscribe(self, token: str) -> int:
         try:
@@ -147,7 +175,7 @@ class SubscriptionsMixin:
         self,
         email: str,
         *,
-        cadence: Cadence | str = "daily",
+        cadence: SubscriptionCadence | str = "daily",
         topics: Sequence[Topic | str] = (),
         user_id: int | None = None,
         client: str = "",
@@ -156,7 +184,7 @@ class SubscriptionsMixin:
         pending address). Raises InputError for bad input, RateLimited when too many
         confirmation mails went to the address or came from ``client``."""
         address, key = normalize_email(email)
-        chosen = cadence_of(cadence)
+        chosen = subscription_cadence_of(cadence)
         wanted = clean_topics(topics)
         now = self.clock()
         owner = self._account_owning(user_id, key)
@@ -307,6 +335,46 @@ class SubscriptionsMixin:
                     confirm_nonce=None, pending_changes=None,
                 )  # fmt: skip
         return self._subscriber(subscriber_id)
+
+    # -- managing without an account (the signed link in every digest) ----------------
+
+    def managed_subscriber(self, token: str) -> Subscriber:
+        """The subscription a digest's "manage" link is for. Subscriptions of an account
+        are managed by signing in (their topics are the account's saved searches)."""
+        found = self._subscriber(self.tokens.read_manage(token))
+        if found.user_id is not None:
+            raise PermissionDenied("this digest belongs to an account: log in to change it")
+        return found
+
+    def manage_by_token(
+        self,
+        token: str,
+        *,
+        cadence: Cadence | str | None = None,
+        max_papers: int | None = None,
+        topics: Sequence[Topic | str] | None = None,
+    ) -> Subscriber:
+        """Change the cadence, size or topics of an address's digest from its link.
+        An unsubscribed address stays unsubscribed: subscribing again takes the
+        double opt-in."""
+        found = self.managed_subscriber(token)
+        if found.status != "active":
+            raise InputError("this digest is not active: subscribe again to get it")
+        values: dict[str, Any] = {}
+        if cadence is not None:
+            values["cadence"] = cadence_of(cadence)
+        if max_papers is not None:
+            if not 1 <= max_papers <= 200:
+                raise InputError("papers per digest must be between 1 and 200")
+            values["max_papers"] = max_papers
+        wanted = clean_topics(topics) if topics is not None else None
+        now = self.clock()
+        with self.storage.db.transaction() as tx:
+            if values:
+                self.storage.subscriptions.update(tx, found.id, now, **values)
+            if wanted is not None:
+                self._set_topics(tx, found.id, None, wanted, now)
+        return self._subscriber(found.id)
 
     def _subscriber(self, subscriber_id: int) -> Subscriber:
         found = self.storage.subscriptions.get(subscriber_id)

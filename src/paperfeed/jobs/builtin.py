@@ -59,6 +59,11 @@ class JobHost(Protocol):
     def detect_alerts(self) -> AlertRunReport:
         """Make the alerts of follows from the change log (each at most once)."""
 
+    def send_group_digests(
+        self, cadence: Cadence, *, now: datetime, worker: str
+    ) -> DigestRunReport:
+        """Send the due group digests of ``cadence`` (each at most once)."""
+
 
 log = logging.getLogger("paperfeed.scheduler")
 
@@ -83,6 +88,10 @@ def builtin_jobs(settings: Settings) -> list[JobSpec]:
         JobSpec("digest-daily", "digest",
                 Schedule.parse(f"daily {settings.digest_daily_time}"), {"cadence": "daily"}),
         JobSpec("digest-weekly", "digest", Schedule.parse(weekly), {"cadence": "weekly"}),
+        JobSpec("group-digest-daily", "group-digest",
+                Schedule.parse(f"daily {settings.digest_daily_time}"), {"cadence": "daily"}),
+        JobSpec("group-digest-weekly", "group-digest", Schedule.parse(weekly),
+                {"cadence": "weekly"}),
     ]  # fmt: skip
 
 
@@ -220,6 +229,16 @@ def run_digest(host: JobHost, context: JobContext) -> JobOutcome:
     return JobOutcome(f"skipped: {reason}" if reason else "ok", summary(report))
 
 
+def run_group_digest(host: JobHost, context: JobContext) -> JobOutcome:
+    cadence = context.params.get("cadence", "daily")
+    if cadence not in ("daily", "weekly"):
+        raise ConfigError(
+            f"job {context.job.name}: cadence must be daily or weekly, not {cadence!r}"
+        )
+    return JobOutcome("ok", summary(host.send_group_digests(cadence, now=context.now,
+                                                            worker=context.worker)))  # fmt: skip
+
+
 def run_alerts(host: JobHost, context: JobContext) -> JobOutcome:
     return JobOutcome("ok", summary(host.detect_alerts()))
 
@@ -234,4 +253,5 @@ def builtin_kinds(host: JobHost) -> dict[str, JobFunction]:
         "submissions": partial(run_submissions, host),
         "digest": partial(run_digest, host),
         "alerts": partial(run_alerts, host),
+        "group-digest": partial(run_group_digest, host),
     }

@@ -65,6 +65,8 @@ class Collection:
     created_at: datetime
     updated_at: datetime
     paper_count: int
+    #: Set for a group's shared collection: only the group's members see it.
+    group_id: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {k: _iso(v) for k, v in asdict(self).items()}

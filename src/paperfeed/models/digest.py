@@ -14,9 +14,14 @@ from typing import Any, Literal, get_args
 
 from paperfeed.errors import InputError
 from paperfeed.models import Paper
+from paperfeed.models.follows import Alert
 
 Cadence = Literal["daily", "weekly"]
 CADENCES: tuple[Cadence, ...] = get_args(Cadence)
+#: What a subscription asks for: a digest of a cadence, or "off": no personal digest,
+#: the address confirmed for group digests only.
+SubscriptionCadence = Literal["daily", "weekly", "off"]
+SUBSCRIPTION_CADENCES: tuple[SubscriptionCadence, ...] = get_args(SubscriptionCadence)
 SubscriberStatus = Literal["pending", "active", "unsubscribed"]
 TopicKind = Literal["keyword", "semantic", "author", "category"]
 TOPIC_KINDS: tuple[TopicKind, ...] = get_args(TopicKind)
@@ -45,6 +50,13 @@ def cadence_of(value: str) -> Cadence:
     cleaned = (value or "").strip().lower()
     if cleaned not in CADENCES:
         raise InputError(f"cadence must be daily or weekly, not {value[:40]!r}")
+    return cleaned  # type: ignore[return-value]
+
+
+def subscription_cadence_of(value: str) -> SubscriptionCadence:
+    cleaned = (value or "").strip().lower()
+    if cleaned not in SUBSCRIPTION_CADENCES:
+        raise InputError(f"cadence must be daily, weekly or off, not {value[:40]!r}")
     return cleaned  # type: ignore[return-value]
 
 
@@ -106,7 +118,7 @@ class Subscriber:
     id: int
     email: str
     status: SubscriberStatus
-    cadence: Cadence
+    cadence: SubscriptionCadence
     max_papers: int | None
     user_id: int | None
     created_at: datetime
@@ -165,10 +177,12 @@ class Digest:
     items: list[DigestItem] = field(default_factory=list)
     #: Papers in the window before choosing (0: nothing new on the site at all).
     candidates: int = 0
+    #: Alerts of the subscriber's account (follows) no digest carried yet: they lead.
+    alerts: list[Alert] = field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:
-        return not self.items
+        return not self.items and not self.alerts
 
     @property
     def trending_items(self) -> list[DigestItem]:
@@ -186,6 +200,7 @@ class Digest:
             "period": self.period_key,
             "window": [self.window_from.isoformat(), self.window_to.isoformat()],
             "papers": [item.as_dict() for item in self.items],
+            "alerts": [alert.as_dict() for alert in self.alerts],
         }
 
 

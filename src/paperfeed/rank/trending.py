@@ -16,7 +16,7 @@ the window ending at its newest feed day instead, so the page is never empty.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -59,14 +59,16 @@ def trending_score(upvotes: int, hours: float) -> float:
     return (max(upvotes, 0) + VOTE_PRIOR) / (hours + AGE_OFFSET_HOURS) ** GRAVITY
 
 
-def rank_trending(papers: Sequence[Paper], now: datetime) -> list[TrendingScore]:
-    """Score and sort ``papers`` (highest first)."""
+def rank_trending(
+    papers: Sequence[Paper], now: datetime, *, votes: Mapping[str, int] | None = None
+) -> list[TrendingScore]:
+    """Score and sort ``papers`` (highest first). ``votes`` replaces each paper's
+    upvotes with another count (a group's feed: its members' votes only)."""
     scored = []
     for paper in papers:
         hours = age_hours(paper.feed_date, now)
-        scored.append(
-            TrendingScore(paper, trending_score(paper.upvotes, hours), hours, paper.upvotes)
-        )
+        upvotes = paper.upvotes if votes is None else votes.get(paper.id, 0)
+        scored.append(TrendingScore(paper, trending_score(upvotes, hours), hours, upvotes))
     scored.sort(key=lambda s: (-s.score, -(s.paper.feed_date or date.min).toordinal(), s.paper.id))
     return scored
 

@@ -14,6 +14,7 @@ from paperfeed.storage.checkpoints import CheckpointStore
 from paperfeed.storage.collections import CollectionStore
 from paperfeed.storage.digests import DigestStore
 from paperfeed.storage.follows import FollowStore
+from paperfeed.storage.groups import GroupStore
 from paperfeed.storage.jobs import JobStore
 from paperfeed.storage.papers import PaperStore
 from paperfeed.storage.sendlog import SendLogStore
@@ -41,6 +42,7 @@ class Storage:
         self.send_log = SendLogStore(db)
         self.jobs = JobStore(db)
         self.follows = FollowStore(db)
+        self.groups = GroupStore(db)
 
     def migrate(self) -> list[int]:
         return self.db.migrate()

@@ -17,7 +17,7 @@ from paperfeed.storage.values import instant_text, parse_instant
 # keeps the statement identical on both engines.
 _SELECT = (
     "SELECT c.id, c.owner_id, u.username AS owner_username, c.name, c.slug, c.description,"
-    " c.is_public, c.share_token, c.created_at, c.updated_at,"
+    " c.is_public, c.share_token, c.created_at, c.updated_at, c.group_id,"
     " (SELECT COUNT(*) FROM collection_papers cp WHERE cp.collection_id = c.id) AS paper_count"
     " FROM collections c JOIN users u ON u.id = c.owner_id"
 )
@@ -36,6 +36,7 @@ def collection_from_row(row: Row) -> Collection:
         created_at=parse_instant(row["created_at"]),  # type: ignore[arg-type]
         updated_at=parse_instant(row["updated_at"]),  # type: ignore[arg-type]
         paper_count=int(row["paper_count"]),
+        group_id=None if row["group_id"] is None else int(row["group_id"]),
     )
 
 
@@ -59,26 +60,49 @@ class CollectionStore:
         return collection_from_row(row) if row else None
 
     def of_owner(self, owner_id: int, *, public_only: bool = False) -> list[Collection]:
-        where = " WHERE c.owner_id = ?" + (" AND c.is_public = 1" if public_only else "")
+        """A user's own collections (not the groups' ones they created)."""
+        where = " WHERE c.owner_id = ? AND c.group_id IS NULL" + (
+            " AND c.is_public = 1" if public_only else ""
+        )
         rows = self.db.query(_SELECT + where + " ORDER BY c.updated_at DESC, c.id DESC",
                              (owner_id,))  # fmt: skip
         return [collection_from_row(row) for row in rows]
 
     def public(self, *, limit: int, offset: int) -> list[Collection]:
         rows = self.db.query(
-            _SELECT + " WHERE c.is_public = 1 ORDER BY c.updated_at DESC, c.id DESC"
+            _SELECT + " WHERE c.is_public = 1 AND c.group_id IS NULL"
+            " ORDER BY c.updated_at DESC, c.id DESC"
             " LIMIT ? OFFSET ?",
             (limit, offset),
         )
         return [collection_from_row(row) for row in rows]
 
     def with_paper(self, paper_id: str, *, viewer_id: int | None) -> list[Collection]:
-        """Collections holding the paper that are public or owned by ``viewer_id``."""
+        """Collections holding the paper that are public, owned by ``viewer_id`` or
+        shared by a group ``viewer_id`` is a member of."""
+        viewer = -1 if viewer_id is None else viewer_id
         rows = self.db.query(
             _SELECT + " WHERE c.id IN (SELECT collection_id FROM collection_papers"
-            " WHERE paper_id = ?) AND (c.is_public = 1 OR c.owner_id = ?)"
+            " WHERE paper_id = ?) AND ((c.is_public = 1 AND c.group_id IS NULL)"
+            " OR (c.owner_id = ? AND c.group_id IS NULL)"
+            " OR c.group_id IN (SELECT group_id FROM group_members WHERE user_id = ?))"
             " ORDER BY c.updated_at DESC, c.id DESC",
-            (paper_id, -1 if viewer_id is None else viewer_id),
+            (paper_id, viewer, viewer),
+        )
+        return [collection_from_row(row) for row in rows]
+
+    def of_group(self, group_id: int) -> list[Collection]:
+        rows = self.db.query(
+            _SELECT + " WHERE c.group_id = ? ORDER BY c.updated_at DESC, c.id DESC", (group_id,)
+        )
+        return [collection_from_row(row) for row in rows]
+
+    def of_groups_of(self, user_id: int) -> list[Collection]:
+        """The shared collections of every group ``user_id`` is a member of."""
+        rows = self.db.query(
+            _SELECT + " WHERE c.group_id IN (SELECT group_id FROM group_members WHERE user_id = ?)"
+            " ORDER BY c.updated_at DESC, c.id DESC",
+            (user_id,),
         )
         return [collection_from_row(row) for row in rows]
 
@@ -90,6 +114,15 @@ class CollectionStore:
             (collection_id, limit, offset),
         )
         return [row["paper_id"] for row in rows]
+
+    def entries(self, collection_id: int) -> list[tuple[str, str]]:
+        """``(paper id, added_at text)`` of every paper, newest addition first."""
+        rows = self.db.query(
+            "SELECT paper_id, added_at FROM collection_papers WHERE collection_id = ?"
+            " ORDER BY position DESC, paper_id",
+            (collection_id,),
+        )
+        return [(row["paper_id"], row["added_at"]) for row in rows]
 
     def slugs_of(self, tx: Transaction, owner_id: int, stem: str) -> set[str]:
         rows = tx.query(
@@ -111,14 +144,15 @@ class CollectionStore:
         is_public: bool,
         share_token: str,
         at: datetime,
+        group_id: int | None = None,
     ) -> int | None:
         """The new id, or None if the owner already has ``slug`` (a race; caller retries)."""
         row = tx.query_one(
             "INSERT INTO collections (owner_id, name, slug, description, is_public, share_token,"
-            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " created_at, updated_at, group_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT DO NOTHING RETURNING id",
             (owner_id, name, slug, description, int(is_public), share_token,
-             instant_text(at), instant_text(at)),
+             instant_text(at), instant_text(at), group_id),
         )  # fmt: skip
         return int(row["id"]) if row else None
 

@@ -210,13 +210,18 @@ class SubscriptionStore:
 
     # -- confirmation mails (rate limits) ----------------------------------------------
 
-    def mails_since(self, column: str, value: str, since: datetime) -> list[str]:
-        """Times (ISO text, oldest first) confirmation mails went to an address or a client."""
+    def mails_since(
+        self, column: str, value: str, since: datetime, *, kind: str | None = None
+    ) -> list[str]:
+        """Times (ISO text, oldest first) mails went to an address or were asked for by a
+        client: of one ``kind`` ('confirm', 'reset'), or of every kind."""
         if column not in ("email_key", "client"):
             raise ValueError(column)
+        where = " AND kind = ?" if kind else ""
         rows = self.db.query(
-            f"SELECT sent_at FROM mail_events WHERE {column} = ? AND sent_at > ? ORDER BY sent_at",
-            (value, instant_text(since)),
+            f"SELECT sent_at FROM mail_events WHERE {column} = ? AND sent_at > ?{where}"
+            " ORDER BY sent_at",
+            (value, instant_text(since), *([kind] if kind else [])),
         )
         return [row["sent_at"] for row in rows]
 

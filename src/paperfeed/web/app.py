@@ -27,18 +27,21 @@ from paperfeed.community import RateLimited
 from paperfeed.errors import InputError, NotFoundError, PaperfeedError, PermissionDenied
 from paperfeed.library import Library, open_library
 from paperfeed.settings import Settings, load_settings
-from paperfeed.web import api, api_follows, subscriptions
+from paperfeed.web import api, api_follows, api_groups, subscriptions
 from paperfeed.web import feeds as xml_feeds  # Atom/RSS; views.feeds are the HTML pages
 from paperfeed.web.auth import CsrfMiddleware, LoginRequired, csrf_serializer
 from paperfeed.web.render import JSON_TWIN_KEY, Renderer, referer_path, wants_json, with_query
 from paperfeed.web.views import (
+    account_settings,
     accounts,
     browse,
     collections,
     feeds,
     fieldmap,
     follows,
+    groups,
     papers,
+    profiles,
     search,
     trends,
 )
@@ -129,12 +132,14 @@ def create_app(library: Library, settings: Settings) -> FastAPI:
 
     # Before the pages: /papers/{id}.md (huggingface_hub's read_paper) is not a paper id.
     app.include_router(api.markdown_router)
-    for module in (feeds, papers, search, accounts, collections, follows, trends, browse, fieldmap):
+    for module in (feeds, papers, search, accounts, account_settings, profiles, collections,
+                   follows, groups, trends, browse, fieldmap):  # fmt: skip
         app.include_router(module.router)
     app.include_router(xml_feeds.router)  # /feeds/*.atom, *.rss
     app.include_router(subscriptions.router)  # /subscribe, /unsubscribe (e-mail digests)
     api.install(app, settings)  # /api/*, offline /docs, the API's rate limits
     app.include_router(api_follows.router)  # /api/follows, /api/alerts
+    app.include_router(api_groups.router)  # /api/groups
     static_dir = resources.files("paperfeed.web") / "static"
     app.mount("/static", VersionedStaticFiles(directory=str(static_dir)), name="static")
 

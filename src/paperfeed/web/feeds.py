@@ -1,7 +1,8 @@
-"""Atom 1.0 and RSS 2.0 feeds: daily, trending, a saved search, a public collection.
+"""Atom 1.0 and RSS 2.0 feeds: daily, trending, a saved search, a public collection, a group.
 
-``/feeds/daily.atom``, ``/feeds/trending.atom``, ``/feeds/search.atom?q=...&mode=...``
-and ``/feeds/collections/{id}.atom``, each also as ``.rss``. Documents are built
+``/feeds/daily.atom``, ``/feeds/trending.atom``, ``/feeds/search.atom?q=...&mode=...``,
+``/feeds/collections/{id}.atom`` and a group's ``/feeds/groups/{id}/{secret token}.atom``
+(a wrong token is a 404, as for a group that does not exist), each also as ``.rss``. Documents are built
 with ``xml.etree`` (which escapes text and attributes) after removing characters
 XML 1.0 cannot carry at all, so imported metadata cannot break a feed reader.
 Links are absolute, on ``settings.base_url``.
@@ -190,6 +191,25 @@ def collection_document(library: Library, self_path: str, collection_id: int) ->
     return FeedDocument(f"paperfeed: {found.name} by {found.owner_username}",
                         found.description or f"Papers in the collection {found.name}.",
                         f"/collections/{collection_id}", self_path, papers)  # fmt: skip
+
+
+def group_document(library: Library, self_path: str, group_id: int, token: str) -> FeedDocument:
+    group, ranked = library.community.group_feed_by_token(group_id, token, limit=FEED_SIZE)
+    return FeedDocument(f"paperfeed: {group.name}",
+                        f"Papers ranked by the upvotes of the members of {group.name}.",
+                        f"/groups/{group.id}", self_path, [s.paper for s in ranked])  # fmt: skip
+
+
+@router.get("/feeds/groups/{group_id:int}/{token}.atom")
+def group_atom(request: Request, group_id: int, token: str) -> Response:
+    document = group_document(library_of(request), _self_path(request), group_id, token)
+    return respond(request, document, "atom")
+
+
+@router.get("/feeds/groups/{group_id:int}/{token}.rss")
+def group_rss(request: Request, group_id: int, token: str) -> Response:
+    document = group_document(library_of(request), _self_path(request), group_id, token)
+    return respond(request, document, "rss")
 
 
 @router.get("/feeds/daily.atom")

@@ -21,7 +21,14 @@ from starlette.responses import Response
 
 from paperfeed.digest.senders import SendError
 from paperfeed.errors import ConfigError, InputError
-from paperfeed.models.digest import CADENCES, MAX_TOPICS, TOPIC_KINDS, Subscriber, Topic
+from paperfeed.models.digest import (
+    CADENCES,
+    MAX_TOPICS,
+    SUBSCRIPTION_CADENCES,
+    TOPIC_KINDS,
+    Subscriber,
+    Topic,
+)
 from paperfeed.web.auth import client_address, require_user, viewer
 from paperfeed.web.render import with_query
 from paperfeed.web.views.common import done, library_of, page
@@ -124,6 +131,61 @@ def unsubscribe(request: Request, token: str) -> Response:
                 headers=NO_REFERRER)  # fmt: skip
 
 
+# -- an address without an account: the signed "manage" link of every digest ----------
+
+
+def _token_manage_data(request: Request, token: str, **values: Any) -> dict[str, Any]:
+    found = library_of(request).delivery.managed_subscriber(token)
+    data: dict[str, Any] = {
+        "token": token,
+        "subscription": {"email": found.email, "status": found.status, "cadence": found.cadence,
+                         "max_papers": found.max_papers},
+        "topics": "\n".join(t.as_text() for t in found.topics),
+        "cadences": list(CADENCES),
+        "topic_help": TOPIC_HELP,
+        "default_max_papers": library_of(request).settings.digest_max_papers,
+        "unsubscribe_url": f"/unsubscribe/{library_of(request).delivery.tokens.unsubscribe_token(found.id)}",
+        "error": None,
+        "saved": False,
+    }  # fmt: skip
+    data.update(values)
+    return data
+
+
+@router.get("/subscribe/manage/{token}")
+def token_manage_page(request: Request, token: str) -> Response:
+    return page(request, "subscribe_token_manage.html", _token_manage_data(request, token),
+                headers=NO_REFERRER)  # fmt: skip
+
+
+@router.post("/subscribe/manage/{token}")
+def token_manage(
+    request: Request,
+    token: str,
+    cadence: Annotated[str | None, Form()] = None,
+    max_papers: Annotated[str | None, Form()] = None,
+    topics: Annotated[str | None, Form()] = None,
+) -> Response:
+    """Save the digest's settings from its link (no login: the signed link is the key)."""
+    delivery = library_of(request).delivery
+    try:
+        limit = None
+        if max_papers not in (None, ""):
+            if not max_papers.strip().isdigit():  # type: ignore[union-attr]
+                raise InputError("papers per digest must be a number")
+            limit = int(max_papers)  # type: ignore[arg-type]
+        delivery.manage_by_token(
+            token, cadence=cadence, max_papers=limit,
+            topics=None if topics is None else parse_topic_lines(topics),
+        )  # fmt: skip
+    except InputError as exc:
+        data = _token_manage_data(request, token, error=str(exc), topics=topics or "")
+        return page(request, "subscribe_token_manage.html", data, status=400,
+                    headers=NO_REFERRER)  # fmt: skip
+    data = _token_manage_data(request, token, saved=True)
+    return page(request, "subscribe_token_manage.html", data, headers=NO_REFERRER)
+
+
 # -- the account's subscription and saved searches ---------------------------------------
 
 
@@ -134,7 +196,7 @@ def _manage_data(request: Request, **values: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "subscription": found.as_dict() if found else None,
         "saved_searches": [t.as_dict() for t in delivery.saved_searches(user.id)],
-        "cadences": list(CADENCES),
+        "cadences": list(SUBSCRIPTION_CADENCES),
         "topic_kinds": list(TOPIC_KINDS),
         "default_max_papers": library_of(request).settings.digest_max_papers,
         "error": None,

@@ -27,7 +27,7 @@ NO_STORE = {"cache-control": "no-store"}
 
 
 def _form_data(next_path: str | None, **values: Any) -> dict[str, Any]:
-    return {"next": local_path(next_path), "error": None, **values}
+    return {"next": local_path(next_path), "error": None, "reset": False, **values}
 
 
 def _signed_in(request: Request, user: User, next_path: str | None) -> Response:
@@ -74,8 +74,9 @@ def signup(
 
 
 @router.get("/login")
-def login_page(request: Request, next: str | None = None) -> Response:
-    return page(request, "login.html", _form_data(next, login=""), headers=NO_STORE)
+def login_page(request: Request, next: str | None = None, reset: str | None = None) -> Response:
+    data = _form_data(next, login="", reset=bool(reset))
+    return page(request, "login.html", data, headers=NO_STORE)
 
 
 @router.post("/login")
@@ -117,6 +118,12 @@ def account_data(request: Request, user: User, new_token: str | None = None) -> 
         "new_token": new_token,
         "upvoted": cards(library, viewer(request), community.upvoted_papers(user.id, limit=50)),
         "collections": [c.as_dict() for c in community.collections_of(user.id)],
+        "password_error": None,
+        "password_notice": None,
+        "email_error": None,
+        "email_notice": None,
+        "import_report": None,
+        "import_error": None,
     }
 
 

@@ -98,9 +98,18 @@ def collection_data(
         collection_id, viewer_id=current.id, share_token=share_token,
         limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE,
     )  # fmt: skip
+    group = None
+    can_edit = can_change = current.id == collection.owner_id
+    if collection.group_id is not None:  # a group's: we know the viewer is a member
+        found = community.group(collection.group_id, viewer_id=current.id)
+        me = community.membership(collection.group_id, current.id)
+        group = {"id": found.id, "name": found.name, "url": f"/groups/{found.id}"}
+        can_edit, can_change = True, can_change or me.role == "owner"
     return {
         "collection": _summary(collection),
-        "is_owner": current.id == collection.owner_id,
+        "group": group,
+        "is_owner": can_change,
+        "can_edit_papers": can_edit,
         "share_url": share_path(collection),
         "papers": cards(library, current, papers),
         "pagination": pagination(request, total=collection.paper_count, page_number=page_number),

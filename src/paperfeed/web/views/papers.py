@@ -54,6 +54,7 @@ def collections_box(library: Library, current: Viewer, paper_id: str) -> dict[st
     """Collections holding the paper, and the viewer's own with an add/remove state each."""
     community = library.community
     holding = community.collections_with_paper(paper_id, viewer_id=current.id)
+    groups = {g.id: g.name for g in community.groups_of(current.id)} if current.id else {}
     box: dict[str, Any] = {
         "paper_id": paper_id,
         "collections": [
@@ -64,6 +65,7 @@ def collections_box(library: Library, current: Viewer, paper_id: str) -> dict[st
                 "is_public": c.is_public,
                 "url": f"/collections/{c.id}",
                 "paper_count": c.paper_count,
+                "group": groups.get(c.group_id) if c.group_id is not None else None,
             }
             for c in holding
         ],
@@ -72,9 +74,11 @@ def collections_box(library: Library, current: Viewer, paper_id: str) -> dict[st
     if current.user is not None:
         holding_ids = {c.id for c in holding}
         box["mine"] = [
-            {"id": c.id, "name": c.name, "contains": c.id in holding_ids}
-            for c in community.collections_of(current.user.id)
-        ]
+            {"id": c.id, "contains": c.id in holding_ids,
+             "name": c.name if c.group_id is None else f"{c.name} ({groups.get(c.group_id)})"}
+            for c in [*community.collections_of(current.user.id),
+                      *community.shared_collections_of(current.user.id)]
+        ]  # fmt: skip
     return box
 
 
