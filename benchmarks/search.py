@@ -96,10 +96,9 @@ def synthetic_papers(real: Sequence[dict[str, Any]], count: int, seed: int = SEE
         day = date.fromisoformat(parent["listing_date"]) + timedelta(days=rng.randint(-20, 20))
         day = max(day, start)
         yield {
-            # arXiv-shaped ids that no real paper has: months 3001-3012 of a future year.
-            "id": f"30{1 + n // 99_999 % 12:02d}.{n % 99_999 + 1:05d}"
-            if n < 12 * 99_999
-            else f"31{1 + (n - 12 * 99_999) // 99_999:02d}.{n % 99_999 + 1:05d}",
+            # arXiv-shaped ids that no real paper has: months of the years 2030 onwards,
+            # 99,999 papers a month (3001.00001 ... 3012.99999, 3101.00001, ...).
+            "id": f"{30 + n // (12 * 99_999)}{1 + n // 99_999 % 12:02d}.{n % 99_999 + 1:05d}",
             "title": " ".join(words),
             "authors": rng.sample(authors, rng.randint(1, 8)),
             "categories": parent["categories"],
@@ -109,13 +108,33 @@ def synthetic_papers(real: Sequence[dict[str, Any]], count: int, seed: int = SEE
         }
 
 
-def write_corpus(real: list[dict[str, Any]], total: int, path: Path) -> int:
+def kaggle_shape(row: dict[str, Any]) -> dict[str, Any]:
+    """A paper as a line of the Kaggle arXiv snapshot (arxiv-metadata-oai-snapshot.json):
+    authors as one string and parsed, categories space-separated, versions with dates."""
+    day = date.fromisoformat(row["listing_date"])
+    created = f"{day.strftime('%a, %d %b %Y')} 17:00:00 GMT"
+    parsed = [[name.split()[-1], " ".join(name.split()[:-1]), ""] for name in row["authors"]]
+    return {
+        "id": row["id"], "submitter": row["authors"][0] if row["authors"] else None,
+        "authors": ", ".join(row["authors"]), "title": row["title"],
+        "comments": row.get("comment"), "journal-ref": None, "doi": None, "report-no": None,
+        "categories": " ".join(row["categories"]), "license": None,
+        "abstract": "  " + row["abstract"] + "\n",
+        "versions": [{"version": "v1", "created": created}],
+        "update_date": day.isoformat(), "authors_parsed": parsed,
+    }  # fmt: skip
+
+
+def write_corpus(
+    real: list[dict[str, Any]], total: int, path: Path, *, kaggle: bool = False
+) -> int:
+    shape = kaggle_shape if kaggle else (lambda row: row)
     with gzip.open(path, "wt", compresslevel=1) as sink:
         for row in real:
-            sink.write(json.dumps(row) + "\n")
+            sink.write(json.dumps(shape(row)) + "\n")
         made = 0
         for row in synthetic_papers(real, max(total - len(real), 0)):
-            sink.write(json.dumps(row) + "\n")
+            sink.write(json.dumps(shape(row)) + "\n")
             made += 1
     return len(real) + made
 
@@ -197,7 +216,7 @@ def build(args: argparse.Namespace, settings: Any, real: list[dict[str, Any]]) -
         with tempfile.TemporaryDirectory() as folder:
             corpus = Path(folder) / "corpus.jsonl.gz"
             started = time.perf_counter()
-            total = write_corpus(real, args.synthetic or len(real), corpus)
+            total = write_corpus(real, args.synthetic or len(real), corpus, kaggle=args.kaggle)
             report["generate_s"] = time.perf_counter() - started
             print(f"corpus: {total:,} papers written in {report['generate_s']:.0f} s ({load()})",
                   flush=True)  # fmt: skip
@@ -333,6 +352,7 @@ def measure(settings: Any, count: int) -> dict[str, Any]:
             times.append(wall)
             cpus.append(cpu)
         result["related"] = percentiles(times, cpus)
+        result["paper_page"] = paper_pages(library, settings, seeds)
         # The parts of a semantic query: embedding the text, then the vector index.
         service = library.search_service
         embedder = service.embedder()
@@ -368,6 +388,25 @@ def measure(settings: Any, count: int) -> dict[str, Any]:
     result["peak_rss_mib"] = rss_mib("VmHWM")
     result["load_end"] = os.getloadavg()[0]
     return result
+
+
+def paper_pages(library: Any, settings: Any, paper_ids: Sequence[str]) -> dict[str, Any]:
+    """``GET /papers/{id}`` through the real app (logged out): the page with its related
+    papers, rendered. In-process (no HTTP server, no scheduler or index follower), so
+    the CPU time is the page's own."""
+    from starlette.testclient import TestClient
+
+    from paperfeed.web.app import create_app
+
+    client = TestClient(create_app(library, settings))
+    client.get(f"/papers/{paper_ids[-1]}")  # templates compiled, caches warm
+    times, cpus = [], []
+    for pid in paper_ids:
+        response, wall, cpu = timed(client.get, f"/papers/{pid}")
+        assert response.status_code == 200, (pid, response.status_code)
+        times.append(wall)
+        cpus.append(cpu)
+    return percentiles(times, cpus)
 
 
 def embedding_throughput(
@@ -433,6 +472,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="real default-model vectors the synthetic ones are made from",
     )
     parser.add_argument("--limit", type=int, default=0, help="use only the first N real papers")
+    parser.add_argument(
+        "--kaggle",
+        action="store_true",
+        help="write the corpus file in the Kaggle arXiv snapshot's shape (the import parses that)",
+    )
     parser.add_argument("--measure-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
